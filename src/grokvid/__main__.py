@@ -1,0 +1,3 @@
+from grokvid.cli.main import main
+
+main()

@@ -1,0 +1,169 @@
+"""grokvid's error tree; the CLI maps each branch to one exit code (see grokvid.cli.exits).
+
+    GrokvidError
+    ├── ConfigError           bad or unreadable config file, unknown key, bad value
+    ├── ValidationError       a request that breaks a rule of the service (field names the option)
+    ├── AuthError             missing/incorrect key, permission denied, credits exhausted
+    ├── APIError              the service said no (status, message, request id, code)
+    │   ├── RateLimited       429 rate limit that outlived our retries
+    │   ├── NotFound          404: unknown request id
+    │   └── ServerError       5xx that outlived our retries
+    ├── NetworkError          connect/read failures, a download that failed its checks
+    │   ├── URLExpired        the video URL answered 403/404/410 (poll for a fresh one)
+    │   ├── SendFailed        the request never left this machine (safe to re-send)
+    │   └── SubmitUnknown     the POST may or may not have created a paid job
+    ├── WaitTimeout           --timeout passed; the job is still running remotely
+    ├── JobFailed             failed, moderated or expired generation
+    └── Interrupted           Ctrl-C; the jobs are kept in the ledger
+
+httpx's exceptions become ours in exactly one place: `map_http_errors` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+
+class GrokvidError(Exception):
+    """Base of every error grokvid raises on purpose. `str()` is the one-line message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(GrokvidError):
+    """The config file or a config value is wrong."""
+
+
+class ValidationError(GrokvidError):
+    """A request breaks one of the service's rules; nothing was sent."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AuthError(GrokvidError):
+    """The key is missing, wrong, not permitted, or out of credits."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, request_id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.request_id = request_id
+
+
+class APIError(GrokvidError):
+    """The service rejected a call; carries its own words verbatim."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+
+
+class RateLimited(APIError):
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class NotFound(APIError):
+    pass
+
+
+class ServerError(APIError):
+    pass
+
+
+class NetworkError(GrokvidError):
+    """The network or the far end failed; retrying later may work."""
+
+
+class URLExpired(NetworkError):
+    """The video host answered 403/404/410: the temporary URL is gone; poll for a fresh one."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SubmitUnknown(NetworkError):
+    """The submit may have created a paid job, but no request id came back."""
+
+    def __init__(self, message: str, *, local_id: str | None = None) -> None:
+        super().__init__(message)
+        self.local_id = local_id
+
+
+class WaitTimeout(GrokvidError):
+    """We stopped waiting; the job goes on at the service."""
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class JobFailed(GrokvidError):
+    """The generation ended without a clip: failed, moderated or expired."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        state: str,
+        request_id: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.state = state
+        self.request_id = request_id
+        self.code = code
+
+
+class Interrupted(GrokvidError):
+    """The user pressed Ctrl-C; the jobs named were kept in the ledger."""
+
+    def __init__(self, message: str, *, job_ids: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.job_ids = job_ids or []
+
+
+class SendFailed(NetworkError):
+    """The request never left this machine, so even a POST is safe to re-send."""
+
+
+@contextmanager
+def map_http_errors(what: str) -> Iterator[None]:
+    """Turn httpx's transport errors into NetworkError (or SendFailed when nothing was sent).
+
+    `what` names the action for the message, e.g. "submitting the job".
+    """
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise SendFailed(f"Could not connect while {what}: {exc or type(exc).__name__}") from exc
+    except httpx.TimeoutException as exc:
+        raise NetworkError(f"Timed out while {what}.") from exc
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        raise NetworkError(
+            f"The connection dropped while {what}: {exc or type(exc).__name__}"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise NetworkError(f"HTTP error while {what}: {exc or type(exc).__name__}") from exc

@@ -1,0 +1,58 @@
+"""Capped exponential backoff with jitter, and reading `Retry-After`."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays before retry 1, 2, ...: initial * multiplier**n, capped, with full jitter on top half.
+
+    `attempts` counts retries, not the first try.
+    """
+
+    initial: float = 0.5
+    maximum: float = 20.0
+    multiplier: float = 2.0
+    attempts: int = 6
+
+    def delays(self, rng: random.Random | None = None) -> Iterator[float]:
+        rng = rng or random.Random()
+        delay = self.initial
+        for _ in range(self.attempts):
+            capped = min(delay, self.maximum)
+            yield capped / 2 + rng.uniform(0, capped / 2)
+            delay *= self.multiplier
+
+    def wait(self, attempt: int, retry_after: float | None, rng: random.Random | None = None) -> float:
+        """Delay before retry number `attempt` (0-based), honouring a server's Retry-After."""
+        capped = min(self.initial * self.multiplier**attempt, self.maximum)
+        jittered = capped / 2 + (rng or random).uniform(0, capped / 2)
+        if retry_after is not None:
+            return min(max(retry_after, jittered), max(self.maximum, retry_after))
+        return jittered
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait (delta-seconds or an HTTP date), or None."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    from datetime import UTC, datetime
+
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,96 @@
+"""Exit codes, and the one place where errors become them."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from enum import IntEnum
+from typing import ParamSpec, TypeVar
+
+import typer
+
+from grokvid.api import errors
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    AUTH = 3
+    REJECTED = 4
+    NETWORK = 5
+    JOB_FAILED = 6
+    INTERRUPTED = 130
+
+
+def exit_code_for(exc: BaseException) -> ExitCode:
+    """The documented exit code for an error (README: "Exit codes")."""
+    match exc:
+        case errors.ConfigError() | errors.ValidationError():
+            return ExitCode.USAGE
+        case errors.AuthError():
+            return ExitCode.AUTH
+        case errors.RateLimited() | errors.ServerError():
+            return ExitCode.NETWORK
+        case errors.APIError():
+            return ExitCode.REJECTED
+        case errors.NetworkError() | errors.WaitTimeout():
+            return ExitCode.NETWORK
+        case errors.JobFailed():
+            return ExitCode.JOB_FAILED
+        case errors.Interrupted() | KeyboardInterrupt():
+            return ExitCode.INTERRUPTED
+    return ExitCode.UNEXPECTED
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("GROKVID_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the user: the message plus, for API errors, status and request id."""
+    if isinstance(exc, errors.APIError | errors.AuthError):
+        extra = []
+        if exc.status is not None:
+            extra.append(f"HTTP {exc.status}")
+        if exc.request_id:
+            extra.append(f"request id {exc.request_id}")
+        return f"{exc.message} ({', '.join(extra)})" if extra else exc.message
+    if isinstance(exc, errors.GrokvidError):
+        return exc.message
+    return f"Unexpected error: {type(exc).__name__}: {exc}. Run again with --debug for details."
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a command: grokvid errors become `grokvid: error: …` on stderr and their exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except errors.Interrupted as exc:
+            _print_error(exc, prefix="interrupted")
+            raise typer.Exit(ExitCode.INTERRUPTED) from exc
+        except KeyboardInterrupt as exc:
+            sys.stderr.write("grokvid: interrupted\n")
+            raise typer.Exit(ExitCode.INTERRUPTED) from exc
+        except Exception as exc:
+            if debug_enabled():
+                import traceback
+
+                traceback.print_exception(exc, file=sys.stderr)
+            _print_error(exc)
+            raise typer.Exit(exit_code_for(exc)) from exc
+
+    return wrapper
+
+
+def _print_error(exc: BaseException, prefix: str = "error") -> None:
+    sys.stderr.write(f"grokvid: {prefix}: {describe(exc)}\n")
