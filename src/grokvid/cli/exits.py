@@ -52,8 +52,25 @@ def debug_enabled() -> bool:
     return os.environ.get("GROKVID_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+# ValidationError.field -> the option a user typed, so the message names it.
+OPTION_FOR_FIELD = {
+    "prompt": "PROMPT",
+    "prompt_file": "--prompt-file",
+    "model": "--model",
+    "duration": "--duration",
+    "aspect_ratio": "--aspect-ratio",
+    "resolution": "--resolution",
+    "image": "--image",
+    "output": "--output",
+    "output_dir": "--output-dir",
+    "base_url": "--base-url",
+}
+
+
 def describe(exc: BaseException) -> str:
     """One line for the user: the message plus, for API errors, status and request id."""
+    if isinstance(exc, errors.ValidationError) and exc.field in OPTION_FOR_FIELD:
+        return f"{OPTION_FOR_FIELD[exc.field]}: {exc.message}"
     if isinstance(exc, errors.APIError | errors.AuthError):
         extra = []
         if exc.status is not None:

@@ -1,0 +1,44 @@
+"""An adaptive polling schedule: quick near the finish, sparse while a long render runs.
+
+The service reports `progress` (0-99). From the progress seen so far we estimate when the clip
+will be done and poll at half the time remaining, so the gaps shrink towards the finish and
+detection lags it by a fraction of a second without polling a 20 s render more than a handful of
+times. Without progress we back off from `first` towards `maximum`; once past the estimate we
+poll in steps that grow slowly with elapsed time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PollSchedule:
+    first: float = 0.5
+    minimum: float = 0.2
+    maximum: float = 5.0
+    _samples: list[tuple[float, int]] = field(default_factory=list)
+
+    def next_delay(self, elapsed: float, progress: int | None) -> float:
+        """Seconds to wait before the next poll, given the last answer."""
+        if progress is not None and 0 < progress < 100:
+            self._samples.append((elapsed, progress))
+        estimate = self._estimate_total()
+        if estimate is None:
+            delay = self.first + 0.25 * elapsed
+        else:
+            remaining = estimate - elapsed
+            delay = remaining / 2 if remaining > self.minimum else 0.1 * elapsed
+        return max(self.minimum, min(self.maximum, delay))
+
+    def _estimate_total(self) -> float | None:
+        """Total render time from the progress rate between the first and last samples."""
+        if not self._samples:
+            return None
+        t1, p1 = self._samples[-1]
+        if len(self._samples) >= 2:
+            t0, p0 = self._samples[0]
+            if p1 > p0 and t1 > t0:
+                rate = (p1 - p0) / (t1 - t0)
+                return t1 + (100 - p1) / rate
+        return t1 * 100 / p1
