@@ -1,0 +1,127 @@
+"""`grokvid download`: fetch finished clips again, with the same checks and metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from grokvid.cli.exits import handle_errors
+
+if TYPE_CHECKING:
+    from grokvid.api.config import Settings
+    from grokvid.api.jobs import ClipResult
+    from grokvid.api.ledger import JobRecord, Ledger
+    from grokvid.cli.render import Reporter
+
+
+@handle_errors
+def download(
+    ids: Annotated[list[str], typer.Argument(help="Local ids (gv-…) or request ids.")],
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for jobs that are still rendering.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Download again and overwrite existing files.")
+    ] = False,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", help="Save here instead of where the job planned."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="Seconds to wait with --wait.")
+    ] = 600,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON object per clip on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")] = False,
+) -> None:
+    """Download finished clips by job id; print each file's path.
+
+    Example: grokvid download gv-3kq9zt2a --wait
+
+    A clip already on disk just prints its path (add --force to fetch it again).
+    """
+    import asyncio
+
+    from grokvid.api.ledger import Ledger
+    from grokvid.cli import render, session
+    from grokvid.cli.exits import describe, exit_code_for
+
+    cfg = session.settings({})
+    ledger = Ledger()
+    jobs = [session.find_job(ledger, ident) for ident in ids]
+    with render.Reporter(quiet=quiet) as reporter:
+        for job in jobs:
+            reporter.add(job.local_id, job.local_id)
+
+        async def run() -> list[ClipResult | BaseException]:
+            return await asyncio.gather(
+                *(_one(cfg, ledger, job, wait, force, output_dir, timeout, reporter) for job in jobs),
+                return_exceptions=True,
+            )
+
+        outcomes = asyncio.run(run())
+    first_failure: BaseException | None = None
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            first_failure = first_failure or outcome
+            render.note(f"error: {describe(outcome)}")
+            if json_out:
+                render.print_json_lines([render.job_view(ledger.get(job.local_id) or job)])
+        elif json_out:
+            render.print_json_lines([render.job_view(outcome.job, str(outcome.metadata_path))])
+        else:
+            render.out(str(outcome.path))
+    if first_failure is not None:
+        raise typer.Exit(exit_code_for(first_failure))
+
+
+async def _one(
+    cfg: Settings,
+    ledger: Ledger,
+    job: JobRecord,
+    wait: bool,
+    force: bool,
+    output_dir: Path | None,
+    timeout: float,
+    reporter: Reporter,
+) -> ClipResult:
+    from grokvid.api import errors, jobs, metadata
+    from grokvid.cli import session
+
+    planned = Path(job.output_path or jobs.clip_name(job.prompt, job.local_id))
+    dest = (output_dir.expanduser() / planned.name) if output_dir else planned
+    if job.state == "downloaded" and dest.exists() and not force:
+        return jobs.ClipResult(job=job, path=dest, metadata_path=metadata.sidecar_path(dest))
+    if dest.exists() and not force:
+        raise errors.ValidationError(
+            f"{dest} already exists: pass --force to overwrite, or use --output-dir.", "output"
+        )
+    if job.request_id is None:
+        raise errors.NetworkError(
+            f"Job {job.local_id} has no request id (state {job.state}): the submit never "
+            "confirmed, so there is nothing to fetch. Check console.x.ai for the job."
+        )
+    be = session.job_backend(cfg, job.provider, job.base_url)
+    if be is None:
+        if job.state == "done" and job.video_url:
+            return await jobs.fetch(ledger, None, job, dest=dest, force=force, emit=reporter)
+        raise errors.NetworkError(
+            f"Job {job.local_id} ran on the built-in sandbox, which stopped with that command; "
+            "it can't be fetched now. Generate it again with --sandbox."
+        )
+    async with be.provider() as provider:
+        if job.state != "done":
+            job = await jobs.refresh(ledger, provider, job)
+        jobs.raise_if_failed(job)
+        if job.state == "pending":
+            if not wait:
+                raise errors.WaitTimeout(
+                    f"Job {job.local_id} is still rendering ({job.progress or 0}%): "
+                    f"add --wait, e.g. grokvid download {job.local_id} --wait",
+                    request_id=job.request_id,
+                )
+            job = await jobs.wait(ledger, provider, job, timeout=timeout, emit=reporter)
+        return await jobs.fetch(ledger, provider, job, dest=dest, force=force, emit=reporter)

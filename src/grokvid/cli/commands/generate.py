@@ -1,0 +1,317 @@
+"""`grokvid generate`: validate, record, submit, watch, download, describe."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from grokvid.cli.exits import handle_errors
+
+if TYPE_CHECKING:
+    from grokvid.api.jobs import ClipResult
+    from grokvid.api.ledger import JobRecord, Ledger
+    from grokvid.api.models import VideoRequest
+    from grokvid.cli.render import Reporter
+    from grokvid.cli.session import Backend
+
+PRECEDENCE = "Defaults come from flags, then env vars, then `grokvid config`, then built-ins."
+
+
+@handle_errors
+def generate(
+    prompt: Annotated[
+        str | None,
+        typer.Argument(help="What the clip shows. Or use --prompt-file, or pipe it on stdin."),
+    ] = None,
+    prompt_file: Annotated[
+        Path | None,
+        typer.Option("--prompt-file", help="Read the prompt from a UTF-8 file ('-' = stdin)."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model [default: grok-imagine-video].")
+    ] = None,
+    duration: Annotated[
+        int | None, typer.Option("--duration", "-d", help="Seconds, 1-15 [default: 8].")
+    ] = None,
+    resolution: Annotated[
+        str | None,
+        typer.Option("--resolution", "-r", help="480p, 720p (1080p on 1.5 models) [default: 480p]."),
+    ] = None,
+    aspect_ratio: Annotated[
+        str | None,
+        typer.Option("--aspect-ratio", "-a", help="1:1 16:9 9:16 4:3 3:4 3:2 2:3 [default: 16:9]."),
+    ] = None,
+    no_audio: Annotated[
+        bool, typer.Option("--no-audio", help="Ask for a silent clip (generate_audio=false).")
+    ] = False,
+    variants: Annotated[
+        int,
+        typer.Option(
+            "--variants",
+            "-n",
+            min=1,
+            max=4,
+            help="Clips to make, 1-4. Each is a separate, separately billed request; "
+            "they run concurrently.",
+        ),
+    ] = 1,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", help="Directory for clips [default: current directory]."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File name for the clip (one clip only).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Submit, print the job id(s) and exit.")
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            min=1,
+            help="Seconds to wait for the render; the job goes on remotely after it.",
+        ),
+    ] = 600,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per clip on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")] = False,
+    sandbox: Annotated[
+        bool,
+        typer.Option("--sandbox", help="Use a local sandbox service: no key, no network, no cost."),
+    ] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="API base URL [env GROKVID_BASE_URL; default api.x.ai]."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the request and cost estimate; send nothing.")
+    ] = False,
+) -> None:
+    """Generate a video clip from a text prompt and save it with a JSON sidecar.
+
+    Example: grokvid generate -d 5 -a 9:16 "a red fox trotting through fresh snow"
+
+    Defaults come from flags, then env vars (GROKVID_MODEL, GROKVID_DURATION, ...), then
+    `grokvid config`, then built-ins. Exit codes: see README.
+    """
+    from grokvid.api import errors
+    from grokvid.api.models import VideoRequest, check_request
+    from grokvid.cli import render, session
+
+    cfg = session.settings(
+        {
+            "model": model,
+            "duration": duration,
+            "resolution": resolution,
+            "aspect_ratio": aspect_ratio,
+            "output_dir": output_dir,
+            "generate_audio": False if no_audio else None,
+            "base_url": base_url,
+        }
+    )
+    text = _read_prompt(prompt, prompt_file)
+    request = VideoRequest(
+        model=cfg.model,
+        prompt=text,
+        duration=cfg.duration,
+        aspect_ratio=cfg.aspect_ratio,
+        resolution=cfg.resolution,
+        generate_audio=cfg.generate_audio,
+    )
+    warnings = check_request(request)
+    if output is not None and variants > 1:
+        raise errors.ValidationError(
+            "--output names one file; with --variants use --output-dir instead.", "output"
+        )
+    for warning in warnings:
+        render.note(f"warning: {warning}", quiet=quiet)
+    if dry_run:
+        _dry_run(request, variants)
+        return
+    folder = (cfg.output_dir or Path.cwd()).expanduser()
+    _check_output(output, folder, force)
+    with session.backend(cfg, sandbox=sandbox) as be, render.Reporter(quiet=quiet) as reporter:
+        ledger, outcomes = _run(
+            be, request, variants, output, folder, force, no_wait, timeout, reporter
+        )
+    _report(ledger, outcomes, json_out=json_out)
+
+
+def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
+    from grokvid.api import errors
+
+    if prompt is not None and prompt_file is not None:
+        raise errors.ValidationError(
+            "Give the prompt once: as an argument or with --prompt-file, not both.", "prompt"
+        )
+    if prompt is not None:
+        return prompt
+    if prompt_file is not None:
+        if str(prompt_file) == "-":
+            return sys.stdin.read()
+        try:
+            return prompt_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not valid UTF-8"
+            raise errors.ValidationError(
+                f"Cannot read --prompt-file {prompt_file}: {reason}.", "prompt_file"
+            ) from exc
+    if sys.stdin is None or sys.stdin.isatty():
+        raise errors.ValidationError(
+            'No prompt: give one as an argument (grokvid generate "a red fox ..."), '
+            "with --prompt-file PATH, or on stdin.",
+            "prompt",
+        )
+    return sys.stdin.read()
+
+
+def _dry_run(request: VideoRequest, variants: int) -> None:
+    import json
+
+    from grokvid.cli.render import out
+
+    cost = request.estimated_cost_usd
+    out(
+        json.dumps(
+            {
+                "method": "POST",
+                "path": "/v1/videos/generations",
+                "body": request.body(),
+                "requests": variants,
+                "estimated_cost_usd": None if cost is None else round(cost * variants, 4),
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+
+
+def _check_output(output: Path | None, folder: Path, force: bool) -> None:
+    """Refuse before spending anything if the clip could not be saved."""
+    from grokvid.api import errors
+
+    if output is not None and output.exists() and not force:
+        raise errors.ValidationError(
+            f"{output} already exists: pass --force to overwrite, or choose another --output.",
+            "output",
+        )
+    target = (output.parent if output is not None else folder) or Path(".")
+    if target.exists() and not target.is_dir():
+        raise errors.ValidationError(f"{target} is not a directory.", "output_dir")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise errors.ValidationError(
+            f"Cannot create {target}: {exc.strerror}. Choose another --output-dir.", "output_dir"
+        ) from exc
+
+
+Outcome = tuple[str, "ClipResult | JobRecord | BaseException"]
+
+
+def _run(
+    be: Backend,
+    request: VideoRequest,
+    variants: int,
+    output: Path | None,
+    folder: Path,
+    force: bool,
+    no_wait: bool,
+    timeout: float,
+    reporter: Reporter,
+) -> tuple[Ledger, list[Outcome]]:
+    import asyncio
+    import uuid
+
+    from grokvid.api import jobs
+    from grokvid.api.ledger import Ledger
+
+    ledger = Ledger()
+    batch = uuid.uuid4().hex[:12] if variants > 1 else None
+    created = [
+        jobs.create_job(
+            ledger,
+            request,
+            provider=be.name,
+            base_url=be.base_url,
+            output=output,
+            output_dir=folder,
+            batch_id=batch,
+            variant=i,
+        )
+        for i in range(variants)
+    ]
+    for i, job in enumerate(created):
+        reporter.add(job.local_id, job.local_id if variants == 1 else f"[{i + 1}/{variants}]")
+
+    async def one(job: JobRecord) -> ClipResult | JobRecord:
+        async with be.provider() as provider:
+            job = await jobs.submit(ledger, provider, job, request, reporter)
+            if no_wait:
+                return job
+            job = await jobs.wait(ledger, provider, job, timeout=timeout, emit=reporter)
+            dest = Path(job.output_path or folder / jobs.clip_name(job.prompt, job.local_id))
+            return await jobs.fetch(ledger, provider, job, dest=dest, force=force, emit=reporter)
+
+    async def all_jobs() -> list[ClipResult | JobRecord | BaseException]:
+        return await asyncio.gather(*(one(job) for job in created), return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(all_jobs())
+    except KeyboardInterrupt:
+        raise _interrupted(ledger, [job.local_id for job in created]) from None
+    if any(isinstance(o, KeyboardInterrupt | asyncio.CancelledError) for o in outcomes):
+        raise _interrupted(ledger, [job.local_id for job in created])
+    return ledger, [(job.local_id, o) for job, o in zip(created, outcomes, strict=True)]
+
+
+def _interrupted(ledger: Ledger, ids: list[str]) -> Exception:
+    """Ctrl-C: keep every job findable and say how to pick each one up."""
+    from grokvid.api import errors
+
+    lines = []
+    for local_id in ids:
+        job = ledger.get(local_id)
+        if job is None:
+            continue
+        if job.state == "created":
+            # The POST may have been in flight: we cannot know whether it was billed.
+            ledger.update(local_id, state="submit-unknown", error_message="interrupted")
+            lines.append(f"{local_id} (submit outcome unknown)")
+        elif job.request_id and not job.terminal:
+            lines.append(f"{local_id}: grokvid download {local_id} --wait")
+    where = "; ".join(lines) if lines else "no job was submitted"
+    return errors.Interrupted(f"The jobs go on at the service. Resume: {where}", job_ids=ids)
+
+
+def _report(ledger: Ledger, outcomes: list[Outcome], *, json_out: bool) -> None:
+    """Results on stdout (paths, ids or JSON lines); each failure as one line on stderr."""
+    from grokvid.api.jobs import ClipResult
+    from grokvid.cli import render
+    from grokvid.cli.exits import describe, exit_code_for
+
+    first_failure: BaseException | None = None
+    for local_id, outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            first_failure = first_failure or outcome
+            render.note(f"error: {describe(outcome)}")
+            job = ledger.get(local_id)
+            if json_out and job is not None:
+                render.print_json_lines([render.job_view(job)])
+        elif isinstance(outcome, ClipResult):
+            if json_out:
+                render.print_json_lines([render.job_view(outcome.job, str(outcome.metadata_path))])
+            else:
+                render.out(str(outcome.path))
+        elif json_out:  # --no-wait: a submitted job
+            render.print_json_lines([render.job_view(outcome)])
+        else:
+            render.out(outcome.local_id)
+    if first_failure is not None:
+        raise typer.Exit(exit_code_for(first_failure))

@@ -1,0 +1,250 @@
+"""The one renderer: progress and notes on stderr, results on stdout (paths or JSON).
+
+On a terminal, progress is a live Rich display; piped or in CI, one plain line per state
+change, with no colour and no animation. `--quiet` keeps only errors on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from grokvid.api.jobs import JobEvent
+from grokvid.api.ledger import JobRecord
+from grokvid.api.models import ticks_to_usd
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def note(message: str, *, quiet: bool = False) -> None:
+    """A one-line note for the user on stderr (warnings, hints)."""
+    if not quiet:
+        sys.stderr.write(f"grokvid: {message}\n")
+        sys.stderr.flush()
+
+
+def out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class Reporter:
+    """Turns JobEvents into a live display (TTY) or plain event lines (pipes, CI)."""
+
+    def __init__(self, *, quiet: bool = False, live: bool | None = None) -> None:
+        self.quiet = quiet
+        self.live = (not quiet) and (stderr_is_tty() if live is None else live)
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+        self._last: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
+
+    def __enter__(self) -> Reporter:
+        if self.live:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(bar_width=30),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+                refresh_per_second=8,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def add(self, local_id: str, label: str) -> None:
+        if self._progress is not None:
+            self._tasks[local_id] = self._progress.add_task(f"{label} submitting", total=100)
+        self._labels[local_id] = label
+
+    def warn(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        else:
+            note(f"warning: {message}", quiet=self.quiet)
+
+    def __call__(self, event: JobEvent) -> None:
+        if self.quiet:
+            return
+        if self._progress is not None:
+            self._live(event)
+        else:
+            self._plain(event)
+
+    def _label(self, local_id: str) -> str:
+        return self._labels.get(local_id, local_id)
+
+    def _live(self, event: JobEvent) -> None:
+        task = self._tasks.get(event.local_id)
+        if task is None:
+            self.add(event.local_id, event.local_id)
+            task = self._tasks[event.local_id]
+        label = self._label(event.local_id)
+        update: dict[str, Any] = {}
+        if event.kind in ("submitted", "progress"):
+            update = {"description": f"{label} rendering", "completed": event.progress or 0}
+        elif event.kind == "done":
+            update = {"description": f"{label} rendered", "completed": 100}
+        elif event.kind == "downloading" and event.bytes_total:
+            mb = f"{event.bytes_done or 0:,}/{event.bytes_total:,} bytes"
+            update = {
+                "description": f"{label} downloading {mb}",
+                "completed": 100 * (event.bytes_done or 0) / event.bytes_total,
+            }
+        elif event.kind == "saved":
+            update = {"description": f"[green]✓[/] {label} saved", "completed": 100}
+        elif event.kind in ("failed", "moderated", "expired"):
+            update = {"description": f"[red]✗[/] {label} {event.kind}"}
+        elif event.kind == "warning" and event.message:
+            self.warn(f"{label}: {event.message}")
+        if update:
+            self._progress.update(task, **update)
+
+    def _plain(self, event: JobEvent) -> None:
+        label = self._label(event.local_id)
+        if event.kind == "submitted":
+            line = f"{label} submitted (request {event.message})"
+        elif event.kind == "progress":
+            return  # progress ticks are not state changes
+        elif event.kind == "done":
+            line = f"{label} rendered in {event.elapsed:.1f} s"
+        elif event.kind == "downloading":
+            if self._last.get(event.local_id) == "downloading":
+                return
+            line = f"{label} downloading"
+        elif event.kind == "saved":
+            line = f"{label} saved {event.message}"
+        elif event.kind in ("failed", "moderated", "expired"):
+            line = f"{label} {event.kind}"
+        elif event.kind == "warning":
+            line = f"{label} warning: {event.message}"
+        else:
+            return
+        self._last[event.local_id] = event.kind
+        note(line)
+
+
+def job_view(job: JobRecord, metadata_path: str | None = None) -> dict[str, Any]:
+    """The JSON shape of one job (`--json` of generate, status and download)."""
+    error = None
+    if job.error_code or job.error_message:
+        error = {"code": job.error_code, "message": job.error_message}
+    return {
+        "id": job.local_id,
+        "request_id": job.request_id,
+        "provider": job.provider,
+        "state": job.state,
+        "progress": job.progress,
+        "model": job.model,
+        "prompt": job.prompt,
+        "params": {k: v for k, v in job.params.items() if k != "prompt"},
+        "error": error,
+        "path": job.output_path if job.state == "downloaded" else None,
+        "planned_path": job.output_path,
+        "metadata_path": metadata_path,
+        "bytes": job.bytes,
+        "sha256": job.sha256,
+        "created_at": _iso(job.created_at),
+        "submitted_at": _iso(job.submitted_at),
+        "completed_at": _iso(job.completed_at),
+        "downloaded_at": _iso(job.downloaded_at),
+        "estimated_cost_usd": job.estimated_cost_usd,
+        "cost_usd": ticks_to_usd(job.cost_usd_ticks),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def print_json_lines(items: Iterable[dict[str, Any]]) -> None:
+    for item in items:
+        out(json.dumps(item, ensure_ascii=False))
+
+
+def print_jobs_table(jobs: list[JobRecord]) -> None:
+    """`grokvid status` without ids: a table on a terminal, tab-separated lines when piped."""
+    headers = ("ID", "STATE", "AGE", "MODEL", "SIZE", "PROMPT", "FILE")
+    rows = [
+        (
+            j.local_id,
+            j.state + (f" {j.progress}%" if j.state == "pending" and j.progress else ""),
+            _age(j.created_at),
+            j.model,
+            f"{j.params.get('duration', '?')}s {j.params.get('resolution', '')} "
+            f"{j.params.get('aspect_ratio', '')}".strip(),
+            _short(j.prompt, 40),
+            j.output_path if j.state == "downloaded" and j.output_path else "",
+        )
+        for j in jobs
+    ]
+    if not sys.stdout.isatty():
+        for row in rows:
+            out("\t".join(row))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for header in headers:
+        table.add_column(header, overflow="fold" if header == "FILE" else "ellipsis")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def print_job_detail(job: JobRecord) -> None:
+    """`grokvid status ID`: the job's fields as `key: value` lines."""
+    view = job_view(job)
+    for key in ("id", "request_id", "state", "progress", "model", "prompt"):
+        if view[key] is not None:
+            out(f"{key + ':':<14}{view[key]}")
+    params = ", ".join(f"{k}={v}" for k, v in view["params"].items() if k != "model")
+    out(f"{'params:':<14}{params}")
+    for key in ("error", "path", "submitted_at", "completed_at", "cost_usd"):
+        value = view[key]
+        if isinstance(value, dict):
+            value = f"[{value['code']}] {value['message']}" if value["code"] else value["message"]
+        if value is not None:
+            out(f"{key + ':':<14}{value}")
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _age(when: datetime) -> str:
+    from grokvid.api.jobs import now
+
+    seconds = int((now() - when).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"

@@ -1,0 +1,109 @@
+"""What generate, status and download share: settings, the backend, the provider, logging."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from grokvid.api import errors
+from grokvid.api.config import Settings, check_base_url, load_settings
+from grokvid.api.xai import XAIProvider
+
+SANDBOX_KEY = SecretStr("sandbox")
+SANDBOX_INSTALL = "pip install 'grokvid[sandbox]'"
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str  # "xai" or "sandbox"
+    base_url: str
+    api_key: SecretStr
+
+    def provider(self) -> XAIProvider:
+        """Build inside the running event loop (the HTTP client belongs to it)."""
+        return XAIProvider(self.api_key, self.base_url, name=self.name)
+
+
+def settings(flags: dict[str, Any]) -> Settings:
+    setup_logging()
+    return load_settings(flags)
+
+
+def setup_logging() -> None:
+    """--debug / GROKVID_DEBUG=1: HTTP traffic on stderr, the key already redacted."""
+    from grokvid.cli.exits import debug_enabled
+
+    if debug_enabled():
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("grokvid debug: %(message)s"))
+        logger = logging.getLogger("grokvid")
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.DEBUG)
+
+
+def sandbox_render_seconds() -> float:
+    raw = os.environ.get("GROKVID_SANDBOX_RENDER_SECONDS", "").strip()
+    if not raw:
+        return 5.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise errors.ConfigError(
+            f"GROKVID_SANDBOX_RENDER_SECONDS={raw!r} is not a number of seconds."
+        ) from None
+    if value < 0:
+        raise errors.ConfigError("GROKVID_SANDBOX_RENDER_SECONDS must be 0 or more.")
+    return value
+
+
+@contextmanager
+def backend(config: Settings, *, sandbox: bool) -> Iterator[Backend]:
+    """The service to talk to: the in-process sandbox, or xAI (or GROKVID_BASE_URL) with a key."""
+    if sandbox:
+        try:
+            from grokvid.sandbox import SandboxConfig, SandboxServer
+        except ImportError as exc:
+            raise errors.ConfigError(
+                f"--sandbox needs the sandbox extra: {SANDBOX_INSTALL}"
+            ) from exc
+        server = SandboxServer(SandboxConfig(render_seconds=sandbox_render_seconds()), port=0)
+        with server:
+            yield Backend("sandbox", server.base_url, SANDBOX_KEY)
+        return
+    base_url = check_base_url(config.base_url)
+    if config.api_key is None or not config.api_key.get_secret_value().strip():
+        raise errors.AuthError(
+            "No API key for xai: run `grokvid config set xai.api_key` or set XAI_API_KEY. "
+            "To try grokvid without a key, add --sandbox."
+        )
+    yield Backend("xai", base_url, config.api_key)
+
+
+def job_backend(config: Settings, provider: str, base_url: str) -> Backend | None:
+    """How to reach the service a ledger job was sent to, or None if it can't be reached.
+
+    Jobs from `--sandbox` lived in an in-process server that stopped with its command.
+    """
+    if provider == "sandbox":
+        return None
+    if config.api_key is None:
+        raise errors.AuthError(
+            "No API key for xai: run `grokvid config set xai.api_key` or set XAI_API_KEY."
+        )
+    return Backend(provider, check_base_url(base_url), config.api_key)
+
+
+def find_job(ledger: Any, ident: str) -> Any:
+    job = ledger.get(ident)
+    if job is None:
+        raise errors.ValidationError(
+            f"No job {ident!r} in the ledger: `grokvid status` lists recent jobs.", "id"
+        )
+    return job

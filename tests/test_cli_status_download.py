@@ -1,0 +1,130 @@
+"""`grokvid status` and `grokvid download`: a job id is never lost, a clip can always be fetched."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from grokvid.cli.main import app
+from grokvid.sandbox import SandboxConfig, SandboxServer
+
+FOX = "a red fox trotting through fresh snow"
+
+
+@pytest.fixture(scope="module")
+def clip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture
+def server(clip_cache: Path) -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(render_seconds=0.3, clip_cache_dir=clip_cache), port=0) as s:
+        yield s
+
+
+@pytest.fixture
+def env(server: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("GROKVID_BASE_URL", server.base_url)
+    monkeypatch.setenv("XAI_API_KEY", "xai-test-key")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def submit(*extra: str) -> str:
+    code, stdout, stderr = invoke("generate", "--no-wait", "-d", "1", *extra)
+    assert code == 0, stderr
+    return stdout.strip()
+
+
+def test_status_lists_recent_jobs_newest_first(env: Path) -> None:
+    first = submit("first prompt")
+    second = submit("second prompt")
+    code, stdout, stderr = invoke("status", "--no-refresh")
+    assert code == 0, stderr
+    rows = [line.split("\t") for line in stdout.strip().splitlines()]
+    assert [row[0] for row in rows] == [second, first]
+    assert rows[0][1].startswith("pending")
+    code, stdout, _ = invoke("status", "--limit", "1", "--no-refresh")
+    assert len(stdout.strip().splitlines()) == 1
+
+
+def test_status_refreshes_and_filters_by_state(env: Path) -> None:
+    job = submit(FOX)
+    code, stdout, _ = invoke("download", job, "--wait")
+    assert code == 0
+    other = submit("a [sandbox:render=60] slow one")
+    code, stdout, _ = invoke("status", "--json", "--state", "downloaded")
+    views = [json.loads(line) for line in stdout.splitlines()]
+    assert [v["id"] for v in views] == [job]
+    assert views[0]["path"] and Path(views[0]["path"]).exists()
+    code, stdout, _ = invoke("status", "--json", other)
+    view = json.loads(stdout)
+    assert view["state"] == "pending" and view["prompt"] == "a [sandbox:render=60] slow one"
+    assert view["params"]["duration"] == 1 and view["error"] is None
+
+
+def test_status_by_request_id_or_prefix(env: Path, server: SandboxServer) -> None:
+    job = submit(FOX)
+    request_id = server.app.jobs()[0].request_id
+    for ident in (job, request_id, job[:7], request_id[:8]):
+        code, stdout, stderr = invoke("status", "--json", ident)
+        assert code == 0, stderr
+        assert json.loads(stdout)["id"] == job
+
+
+def test_status_of_a_failed_job_exits_6_and_shows_why(env: Path) -> None:
+    job = submit("[sandbox:fail] doomed")
+    code, stdout, stderr = invoke("download", job, "--wait")
+    assert code == 6
+    code, stdout, stderr = invoke("status", job)
+    assert code == 6
+    assert "failed" in stdout and "error:" in stdout
+
+
+def test_unknown_job_id_is_a_usage_error(env: Path) -> None:
+    code, stdout, stderr = invoke("status", "gv-nope")
+    assert code == 2 and "No job 'gv-nope'" in stderr and "grokvid status" in stderr
+    code, stdout, stderr = invoke("download", "gv-nope")
+    assert code == 2 and stdout == ""
+
+
+def test_download_without_wait_on_a_rendering_job_says_how(env: Path) -> None:
+    job = submit("[sandbox:render=60] a long one")
+    code, stdout, stderr = invoke("download", job)
+    assert code == 5
+    assert f"grokvid download {job} --wait" in stderr
+
+
+def test_download_to_another_directory_and_force(env: Path) -> None:
+    job = submit(FOX)
+    code, stdout, _ = invoke("download", job, "--wait")
+    first = Path(stdout.strip())
+    code, stdout, stderr = invoke("download", job, "--output-dir", "copies")
+    assert code == 0, stderr
+    copy = Path(stdout.strip())
+    assert copy.parent.name == "copies" and copy.name == first.name
+    assert copy.read_bytes() == first.read_bytes()
+    assert copy.with_suffix(".json").exists()
+    # The ledger now points at the latest copy.
+    copy.write_bytes(b"damaged")
+    code, stdout, _ = invoke("download", job)
+    assert code == 0 and Path(stdout.strip()) == copy.absolute()
+    assert copy.read_bytes() == b"damaged", "without --force the file is left alone"
+    code, stdout, stderr = invoke("download", job, "--force")
+    assert code == 0, stderr
+    assert copy.read_bytes() == first.read_bytes()
+
+
+def test_empty_ledger_hint(env: Path) -> None:
+    code, stdout, stderr = invoke("status")
+    assert code == 0 and stdout == ""
+    assert "no jobs yet" in stderr
