@@ -24,8 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
-
 
 class GrokvidError(Exception):
     """Base of every error grokvid raises on purpose. `str()` is the one-line message."""
@@ -155,6 +153,8 @@ def map_http_errors(what: str) -> Iterator[None]:
 
     `what` names the action for the message, e.g. "submitting the job".
     """
+    import httpx  # here, not at the top: `grokvid --help` must not pay for it
+
     try:
         yield
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:

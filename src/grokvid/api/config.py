@@ -1,0 +1,516 @@
+"""Settings: the config file, environment variables and flags, resolved in that order of strength.
+
+    flags  >  environment  >  config file  >  built-in defaults
+
+The config file is TOML at `paths.config_file()` (`$GROKVID_HOME/config.toml` when set). It is
+read and written with tomlkit, so the user's comments and layout survive `grokvid config set`.
+The key lives in `[xai]`; the generation defaults sit at the top level::
+
+    model = "grok-imagine-video"
+    duration = 8
+
+    [xai]
+    api_key = "xai-..."
+
+Every key is described once, in `KEYS`; parsing, validation, messages and `config list` all
+read that table. The API key is a `SecretStr` everywhere and never appears in a message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+import secrets
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import tomlkit
+import tomlkit.items
+from pydantic import BaseModel, SecretStr
+from tomlkit.exceptions import ParseError
+
+from grokvid.api import models, paths
+from grokvid.api.errors import AuthError, ConfigError, ValidationError
+
+DEFAULT_BASE_URL = "https://api.x.ai"
+
+Kind = Literal["secret", "url", "str", "int", "choice", "path", "bool"]
+Source = Literal["flag", "env", "config", "default"]
+
+_TRUE = frozenset({"true", "yes", "1", "on"})
+_FALSE = frozenset({"false", "no", "0", "off"})
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One setting: its dotted name in the file, its Settings field, its env var and its rule."""
+
+    name: str
+    kind: Kind
+    env: str
+    help: str
+    default: object | None = None
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+
+    @property
+    def field(self) -> str:
+        """The Settings attribute: the last part of the dotted name."""
+        return self.name.rpartition(".")[2]
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """Where the key sits in the TOML document: ("xai", "api_key") or ("model",)."""
+        return tuple(self.name.split("."))
+
+    @property
+    def allowed(self) -> str:
+        """The rule in words, for messages and help: "use one of 480p, 720p, 1080p"."""
+        match self.kind:
+            case "secret":
+                return "use the key from console.x.ai (non-empty, no spaces)"
+            case "url":
+                return "use an https:// URL (http:// only for 127.0.0.1, ::1 or localhost)"
+            case "int":
+                return (
+                    f"use a whole number of seconds from {models.MIN_DURATION} "
+                    f"to {models.MAX_DURATION}"
+                )
+            case "choice":
+                return f"use one of {', '.join(self.choices)}"
+            case "bool":
+                return "use true/false, yes/no, on/off or 1/0"
+            case "path":
+                return "use a directory path (~ is expanded)"
+        return "use a non-empty text"
+
+
+KEYS: dict[str, KeySpec] = {
+    spec.name: spec
+    for spec in (
+        KeySpec(
+            "xai.api_key", "secret", "XAI_API_KEY",
+            "Your xAI API key from console.x.ai (stored 0600).", secret=True,
+        ),
+        KeySpec(
+            "xai.base_url", "url", "GROKVID_BASE_URL",
+            "API base URL; http:// only for a loopback host.", DEFAULT_BASE_URL,
+        ),
+        KeySpec(
+            "model", "str", "GROKVID_MODEL",
+            "Default model (unknown names are sent anyway, with a warning).", models.DEFAULT_MODEL,
+        ),
+        KeySpec(
+            "duration", "int", "GROKVID_DURATION",
+            f"Default clip length, {models.MIN_DURATION}-{models.MAX_DURATION} seconds.",
+            models.DEFAULT_DURATION,
+        ),
+        KeySpec(
+            "resolution", "choice", "GROKVID_RESOLUTION", "Default resolution.",
+            models.DEFAULT_RESOLUTION, models.RESOLUTIONS,
+        ),
+        KeySpec(
+            "aspect_ratio", "choice", "GROKVID_ASPECT_RATIO", "Default aspect ratio.",
+            models.DEFAULT_ASPECT_RATIO, models.ASPECT_RATIOS,
+        ),
+        KeySpec(
+            "output_dir", "path", "GROKVID_OUTPUT_DIR",
+            "Where clips are saved (default: the current directory).",
+        ),
+        KeySpec(
+            "generate_audio", "bool", "GROKVID_GENERATE_AUDIO",
+            "Generate a soundtrack (false gives silent clips).", True,
+        ),
+    )
+}  # fmt: skip
+
+_BY_FIELD: dict[str, KeySpec] = {spec.field: spec for spec in KEYS.values()}
+
+
+class Settings(BaseModel):
+    """Resolved settings. `sources[field]` says where each value came from."""
+
+    api_key: SecretStr | None = None
+    base_url: str = DEFAULT_BASE_URL
+    model: str = models.DEFAULT_MODEL
+    duration: int = models.DEFAULT_DURATION
+    resolution: str = models.DEFAULT_RESOLUTION
+    aspect_ratio: str = models.DEFAULT_ASPECT_RATIO
+    output_dir: Path | None = None  # already ~-expanded
+    generate_audio: bool = True
+    sources: dict[str, str] = {}
+
+    def require_api_key(self) -> str:
+        """The key in clear, for the Authorization header; AuthError naming the fix if missing."""
+        if self.api_key is None:
+            raise AuthError(
+                "No API key for xai: run `grokvid config set xai.api_key` or set XAI_API_KEY."
+            )
+        return self.api_key.get_secret_value()
+
+
+class _BadValue(Exception):
+    """A value broke its key's rule; `reason` says what to use instead (never the value)."""
+
+    def __init__(self, reason: str) -> None:
+        reason = reason.rstrip(".")
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_base_url(url: str) -> str:
+    """Validate and normalise an API base URL (trailing "/" removed).
+
+    Plain http is refused for anything but a loopback host, so a key can never travel in clear
+    over a network.
+    """
+    url = url.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise ValidationError(f"Base URL {url!r} is not a valid URL: {exc}.", "base_url") from exc
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if scheme not in {"http", "https"} or not host:
+        raise ValidationError(
+            f"Base URL {url!r} is not an http(s) URL: use https://host "
+            "(or http://127.0.0.1:PORT for a local server).",
+            "base_url",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError(
+            "Base URL must not contain a user name or password: put the key in xai.api_key.",
+            "base_url",
+        )
+    if parts.query or parts.fragment:
+        raise ValidationError(
+            f"Base URL {url!r} must not have a query or fragment: use e.g. https://api.x.ai.",
+            "base_url",
+        )
+    if scheme == "http" and not _is_loopback(host):
+        raise ValidationError(
+            f"Refusing plain http:// for a remote host ({host}): use https://, "
+            "or http only for 127.0.0.1/localhost.",
+            "base_url",
+        )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def mask_secret(value: str) -> str:
+    """`xai-****abcd`: at most the first and last 4 characters, or `****` for a short value."""
+    if len(value) < 12:
+        return "****"
+    return f"{value[:4]}****{value[-4:]}"
+
+
+def _coerce(spec: KeySpec, value: object) -> object:
+    """Parse a raw string (argv, env) or check a TOML value; raise _BadValue with the rule."""
+    if isinstance(value, str):
+        value = value.strip()
+    match spec.kind:
+        case "secret":
+            if not isinstance(value, str) or not value:
+                raise _BadValue(f"the key is empty or not text; {spec.allowed}")
+            if not value.isascii() or any(ch.isspace() or not ch.isprintable() for ch in value):
+                raise _BadValue(
+                    f"the key contains spaces, control or non-ASCII characters; {spec.allowed}"
+                )
+            return value
+        case "url":
+            if not isinstance(value, str):
+                raise _BadValue(spec.allowed)
+            try:
+                return check_base_url(value)
+            except ValidationError as exc:
+                raise _BadValue(exc.message) from None
+        case "int":
+            number: int | None = None
+            if isinstance(value, int) and not isinstance(value, bool):
+                number = value
+            elif isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value):
+                number = int(value)
+            if number is None or not models.MIN_DURATION <= number <= models.MAX_DURATION:
+                raise _BadValue(spec.allowed)
+            return number
+        case "choice":
+            if not isinstance(value, str) or value not in spec.choices:
+                raise _BadValue(spec.allowed)
+            return value
+        case "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+                return value.lower() in _TRUE
+            raise _BadValue(spec.allowed)
+        case _:  # str, path
+            if not isinstance(value, str) or not value:
+                raise _BadValue(spec.allowed)
+            return value
+
+
+def _shown(spec: KeySpec, value: object) -> str:
+    """A value as it may appear in a message: secrets never do."""
+    return "(hidden)" if spec.secret else repr(value)
+
+
+def spec_for(key: str) -> KeySpec:
+    """The KeySpec for a dotted key; ConfigError listing the keys (and a close match) if unknown."""
+    spec = KEYS.get(key)
+    if spec is not None:
+        return spec
+    close = difflib.get_close_matches(key, KEYS, n=1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    raise ConfigError(f"Unknown config key {key!r}: use one of {', '.join(KEYS)}.{hint}")
+
+
+class ConfigFile:
+    """The TOML config file as a tomlkit document: edits keep the user's comments and order."""
+
+    def __init__(self, path: Path, document: tomlkit.TOMLDocument) -> None:
+        self.path = path
+        self._doc = document
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> ConfigFile:
+        """Read the file (missing = empty). Corrupt TOML raises ConfigError naming file and line."""
+        path = path if path is not None else paths.config_file()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls(path, tomlkit.document())
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Cannot read the config file {path}: {exc}") from exc
+        try:
+            document = tomlkit.parse(text)
+        except ParseError as exc:
+            where = f" at line {exc.line} col {exc.col}"
+            reason = str(exc).removesuffix(where)
+            raise ConfigError(
+                f"The config file {path} is not valid TOML: line {exc.line}, column {exc.col}: "
+                f"{reason}. Fix it by hand, or delete it and run `grokvid config set` again."
+            ) from None
+        return cls(path, document)
+
+    def _table(self, spec: KeySpec, *, create: bool = False) -> Any:
+        """The container holding spec's key (the document or the [xai] table), or None."""
+        container: Any = self._doc
+        for part in spec.path[:-1]:
+            child = container.get(part)
+            if child is None and create:
+                child = tomlkit.table()
+                container[part] = child
+            if child is None:
+                return None
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"The config file {self.path} has {part} = … where a [{part}] table belongs: "
+                    "fix it by hand."
+                )
+            container = child
+        return container
+
+    def raw(self, key: str) -> object | None:
+        """The value stored for key, unchecked (plain Python), or None if absent."""
+        spec = spec_for(key)
+        table = self._table(spec)
+        if table is None or spec.path[-1] not in table:
+            return None
+        value: object = table[spec.path[-1]]
+        return value.unwrap() if isinstance(value, tomlkit.items.Item) else value
+
+    def get(self, key: str) -> object | None:
+        """The checked value stored for key, or None. A bad value raises ConfigError."""
+        spec = spec_for(key)
+        value = self.raw(key)
+        if value is None:
+            return None
+        try:
+            return _coerce(spec, value)
+        except _BadValue as exc:
+            raise ConfigError(
+                f"The config file {self.path} has {key} = {_shown(spec, value)}, which is not "
+                f"valid: {exc.reason}. Fix it with `grokvid config set {key} VALUE` "
+                f"or `grokvid config unset {key}`."
+            ) from None
+
+    def set(self, key: str, raw: str) -> None:
+        """Parse and check `raw` by the key's rule, then store it (call save() to write)."""
+        spec = spec_for(key)
+        try:
+            value = _coerce(spec, raw)
+        except _BadValue as exc:
+            shown = "" if spec.secret else f" to {raw!r}"
+            raise ConfigError(f"Cannot set {key}{shown} in {self.path}: {exc.reason}.") from None
+        table = self._table(spec, create=True)
+        table[spec.path[-1]] = value
+
+    def unset(self, key: str) -> bool:
+        """Remove key from the document; False if it was not there."""
+        spec = spec_for(key)
+        table = self._table(spec)
+        name = spec.path[-1]
+        if table is None or name not in table:
+            return False
+        del table[name]
+        if len(spec.path) > 1 and len(table) == 0 and not _has_comments(table):
+            del self._doc[spec.path[0]]
+        return True
+
+    def items(self) -> list[tuple[str, object]]:
+        """(key, checked value) for every known key set in the file, in KEYS order."""
+        found: list[tuple[str, object]] = []
+        for key in KEYS:
+            value = self.get(key)
+            if value is not None:
+                found.append((key, value))
+        return found
+
+    def unknown_keys(self) -> list[str]:
+        """Dotted names in the file that grokvid does not know (typos, or a newer version's)."""
+        unknown: list[str] = []
+
+        def walk(table: Mapping[str, Any], prefix: str) -> None:
+            for name, value in table.items():
+                dotted = f"{prefix}{name}"
+                if isinstance(value, dict) and any(k.startswith(dotted + ".") for k in KEYS):
+                    walk(value, dotted + ".")
+                elif dotted not in KEYS:
+                    unknown.append(dotted)
+
+        walk(self._doc, "")
+        return unknown
+
+    def warnings(self) -> list[str]:
+        """Things worth telling the user: unknown keys, a key file others can read."""
+        found = [
+            f"{self.path}: unknown key {key!r} is ignored (known keys: {', '.join(KEYS)})."
+            for key in self.unknown_keys()
+        ]
+        if os.name == "posix" and self.raw("xai.api_key") is not None:
+            try:
+                mode = stat.S_IMODE(self.path.stat().st_mode)
+            except OSError:
+                mode = 0
+            if mode & 0o077:
+                found.append(
+                    f"{self.path} holds an API key and is readable by others "
+                    f"(mode {mode:o}): run `chmod 600 {self.path}`."
+                )
+        return found
+
+    def save(self) -> None:
+        """Write the file atomically, readable by the owner only (0600 from the first byte)."""
+        text = tomlkit.dumps(self._doc)
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = directory / f".{self.path.name}.{secrets.token_hex(4)}.tmp"
+        # Created 0600 from the first byte: the key is never readable by others, not even briefly.
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)  # the umask can only remove bits, but be explicit
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        os.chmod(self.path, 0o600)
+
+    def __repr__(self) -> str:
+        return f"ConfigFile({str(self.path)!r})"
+
+
+def _has_comments(table: Any) -> bool:
+    body = getattr(getattr(table, "value", None), "body", [])
+    return any(isinstance(item, tomlkit.items.Comment) for _, item in body)
+
+
+def load_settings(
+    flags: Mapping[str, object | None] | None = None, *, config: ConfigFile | None = None
+) -> Settings:
+    """Resolve every setting: flags > environment > config file > built-in defaults.
+
+    `flags` is keyed by Settings field name ("duration") or dotted key ("xai.base_url"); None
+    values are ignored (the flag was not given). A bad flag raises ValidationError naming the
+    field; a bad env var or file value raises ConfigError naming where it came from.
+    `config` lets a caller pass a ConfigFile it already loaded.
+    """
+    given = _flags_by_field(flags or {})
+    file = config if config is not None else ConfigFile.load()
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for spec in KEYS.values():
+        value, source = _resolve(spec, given, file)
+        sources[spec.field] = source
+        if value is None:
+            continue
+        if spec.kind == "path":
+            value = Path(str(value)).expanduser()
+        elif spec.secret:
+            value = SecretStr(str(value))
+        values[spec.field] = value
+    return Settings.model_validate({**values, "sources": sources})
+
+
+def _flags_by_field(flags: Mapping[str, object | None]) -> dict[str, object]:
+    given: dict[str, object] = {}
+    for name, value in flags.items():
+        spec = _BY_FIELD.get(name) or KEYS.get(name)
+        if spec is None:
+            raise ValueError(f"load_settings: unknown setting {name!r}")
+        if value is not None:
+            given[spec.field] = value
+    return given
+
+
+def _resolve(spec: KeySpec, flags: Mapping[str, object], file: ConfigFile) -> tuple[object, Source]:
+    if spec.field in flags:
+        value = flags[spec.field]
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, Path):
+            value = str(value)
+        try:
+            return _coerce(spec, value), "flag"
+        except _BadValue as exc:
+            # exits.describe prefixes the option name: "--duration: 16 is not valid: use ..."
+            if spec.kind == "url":
+                message = f"{exc.reason}."
+            elif spec.secret:
+                message = f"The {spec.field} given is not valid: {exc.reason}."
+            else:
+                message = f"{value!r} is not valid: {exc.reason}."
+            raise ValidationError(message, spec.field) from None
+    env_value = os.environ.get(spec.env, "")
+    if env_value.strip():
+        try:
+            return _coerce(spec, env_value), "env"
+        except _BadValue as exc:
+            shown = "" if spec.secret else f"={env_value!r}"
+            raise ConfigError(
+                f"The environment variable {spec.env}{shown} is not valid for {spec.name}: "
+                f"{exc.reason}. Fix or unset it."
+            ) from None
+    stored = file.get(spec.name)
+    if stored is not None:
+        return stored, "config"
+    return spec.default, "default"
