@@ -1,4 +1,4 @@
-"""`grokvid generate` end to end against the sandbox: what a user sees on stdout, stderr and disk."""
+"""`grokvid generate` end to end against the sandbox: stdout, stderr and files on disk."""
 
 from __future__ import annotations
 

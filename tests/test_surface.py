@@ -32,7 +32,7 @@ COMMANDS = [
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: "-".join(c) or "grokvid")
 def test_help_matches_snapshot(command: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Regenerate after a deliberate change: GROKVID_UPDATE_SNAPSHOTS=1 pytest tests/test_surface.py"""
+    """After a deliberate change: GROKVID_UPDATE_SNAPSHOTS=1 pytest tests/test_surface.py"""
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("TERM", "dumb")
     result = CliRunner().invoke(app, [*command, "--help"], prog_name="grokvid")

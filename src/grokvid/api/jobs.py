@@ -249,15 +249,23 @@ async def fetch(
 
     for refresh_no in range(URL_REFRESHES + 1):
         try:
-            result = await download_clip(job.video_url or "", dest, force=force, on_progress=progress)
+            result = await download_clip(
+                job.video_url or "", dest, force=force, on_progress=progress
+            )
             break
         except errors.URLExpired:
             if provider is None or refresh_no == URL_REFRESHES:
                 raise
             job = await refresh(ledger, provider, job)
             raise_if_failed(job)
-            emit(JobEvent(job.local_id, "warning", job.state, message="video URL expired; "
-                          "fetched a fresh one"))
+            emit(
+                JobEvent(
+                    job.local_id,
+                    "warning",
+                    job.state,
+                    message="video URL expired; fetched a fresh one",
+                )
+            )
     downloaded_at = now()
     job = ledger.update(
         job.local_id,

@@ -30,7 +30,9 @@ class Backoff:
             yield capped / 2 + rng.uniform(0, capped / 2)
             delay *= self.multiplier
 
-    def wait(self, attempt: int, retry_after: float | None, rng: random.Random | None = None) -> float:
+    def wait(
+        self, attempt: int, retry_after: float | None, rng: random.Random | None = None
+    ) -> float:
         """Delay before retry number `attempt` (0-based), honouring a server's Retry-After."""
         capped = min(self.initial * self.multiplier**attempt, self.maximum)
         jittered = capped / 2 + (rng or random).uniform(0, capped / 2)

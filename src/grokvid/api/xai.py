@@ -243,6 +243,4 @@ async def _log_request(request: httpx.Request) -> None:
 async def _log_response(response: httpx.Response) -> None:
     if log.isEnabledFor(logging.DEBUG):
         await response.aread()
-        log.debug(
-            "< %s %s %s", response.status_code, response.request.url, response.text[:2000]
-        )
+        log.debug("< %s %s %s", response.status_code, response.request.url, response.text[:2000])

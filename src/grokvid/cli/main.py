@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -15,6 +16,11 @@ app = typer.Typer(
     help=(
         "Generate short videos with xAI's Grok Imagine Video.\n\n"
         'Try it without a key: grokvid generate --sandbox "a red fox trotting through fresh snow"'
+    ),
+    epilog=(
+        "Exit codes: 0 ok, 1 unexpected, 2 usage or validation, 3 auth/permission/billing, "
+        "4 rejected by the service, 5 network/server/timeout or unknown submit outcome, "
+        "6 generation failed/moderated/expired, 130 interrupted."
     ),
     no_args_is_help=True,
     add_completion=True,
@@ -58,4 +64,23 @@ app.add_typer(sandbox.app, name="sandbox")
 
 
 def main() -> None:
-    app(prog_name="grokvid")
+    """Entry point: like `app()`, but a usage error is one line, as every other error is."""
+    try:
+        code = app(prog_name="grokvid", standalone_mode=False)
+    except Exception as exc:
+        # typer re-raises click's exceptions here; we read them by their documented attributes
+        # rather than importing click (see STYLE.md).
+        name = type(exc).__name__
+        if name == "NoArgsIsHelpError":
+            sys.stderr.write(exc.format_message() + "\n")  # type: ignore[attr-defined]
+            sys.exit(2)
+        if name == "Abort":
+            sys.stderr.write("grokvid: aborted\n")
+            sys.exit(1)
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "grokvid"
+            sys.stderr.write(f"grokvid: error: {exc.format_message()} (see '{where} --help')\n")
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

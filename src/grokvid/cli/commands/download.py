@@ -58,7 +58,10 @@ def download(
 
         async def run() -> list[ClipResult | BaseException]:
             return await asyncio.gather(
-                *(_one(cfg, ledger, job, wait, force, output_dir, timeout, reporter) for job in jobs),
+                *(
+                    _one(cfg, ledger, job, wait, force, output_dir, timeout, reporter)
+                    for job in jobs
+                ),
                 return_exceptions=True,
             )
 

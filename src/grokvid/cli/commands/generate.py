@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -38,7 +38,9 @@ def generate(
     ] = None,
     resolution: Annotated[
         str | None,
-        typer.Option("--resolution", "-r", help="480p, 720p (1080p on 1.5 models) [default: 480p]."),
+        typer.Option(
+            "--resolution", "-r", help="480p, 720p (1080p on 1.5 models) [default: 480p]."
+        ),
     ] = None,
     aspect_ratio: Annotated[
         str | None,
@@ -93,7 +95,7 @@ def generate(
         bool, typer.Option("--dry-run", help="Print the request and cost estimate; send nothing.")
     ] = False,
 ) -> None:
-    """Generate a video clip from a text prompt and save it with a JSON sidecar.
+    """Generate clips from a prompt: MP4 files with JSON metadata.
 
     Example: grokvid generate -d 5 -a 9:16 "a red fox trotting through fresh snow"
 
@@ -137,10 +139,28 @@ def generate(
     folder = (cfg.output_dir or Path.cwd()).expanduser()
     _check_output(output, folder, force)
     with session.backend(cfg, sandbox=sandbox) as be, render.Reporter(quiet=quiet) as reporter:
+        render.note(_plan(be.name, request, variants, no_wait), quiet=quiet)
         ledger, outcomes = _run(
             be, request, variants, output, folder, force, no_wait, timeout, reporter
         )
     _report(ledger, outcomes, json_out=json_out)
+
+
+def _plan(backend: str, request: VideoRequest, variants: int, no_wait: bool) -> str:
+    """The one line said before money is spent: what, where, and roughly how much."""
+    clips = f"{variants} clips" if variants > 1 else "1 clip"
+    audio = "" if request.generate_audio else ", no audio"
+    spec = f"{request.duration} s {request.resolution} {request.aspect_ratio}{audio}"
+    cost = request.estimated_cost_usd
+    if backend == "sandbox":
+        price = "sandbox, no cost"
+    elif cost is None:
+        price = "price unknown"
+    else:
+        each = " each" if variants > 1 else ""
+        price = f"est. ${cost:.2f}{each}"
+    then = "; not waiting" if no_wait else ""
+    return f"requesting {clips} from {backend}: {request.model}, {spec} ({price}){then}"
 
 
 def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:

@@ -30,10 +30,11 @@ def status(
         bool, typer.Option("--json", help="One JSON object per job on stdout.")
     ] = False,
     no_refresh: Annotated[
-        bool, typer.Option("--no-refresh", help="Show the ledger as it is; ask the service nothing.")
+        bool,
+        typer.Option("--no-refresh", help="Show the ledger as it is; ask the service nothing."),
     ] = False,
 ) -> None:
-    """Show jobs: the recent ones as a table, or the named ones in detail (refreshed).
+    """Show recent jobs, or the named ones in detail.
 
     Example: grokvid status gv-3kq9zt2a
 
@@ -64,7 +65,7 @@ def status(
     elif jobs:
         render.print_jobs_table(jobs)
     else:
-        render.note("no jobs yet: try grokvid generate --sandbox \"a red fox in fresh snow\"")
+        render.note('no jobs yet: try grokvid generate --sandbox "a red fox in fresh snow"')
     failed = [job for job in jobs if job.state in ("failed", "moderated", "expired", "rejected")]
     if ids and failed:
         raise typer.Exit(6)
