@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -155,6 +156,9 @@ class Reporter:
 
 def job_view(job: JobRecord, metadata_path: str | None = None) -> dict[str, Any]:
     """The JSON shape of one job (`--json` of generate, status and download)."""
+    downloaded = job.state == "downloaded" and job.output_path is not None
+    if metadata_path is None and downloaded and job.output_path:
+        metadata_path = str(Path(job.output_path).with_suffix(".json"))
     error = None
     if job.error_code or job.error_message:
         error = {"code": job.error_code, "message": job.error_message}
@@ -168,7 +172,7 @@ def job_view(job: JobRecord, metadata_path: str | None = None) -> dict[str, Any]
         "prompt": job.prompt,
         "params": {k: v for k, v in job.params.items() if k != "prompt"},
         "error": error,
-        "path": job.output_path if job.state == "downloaded" else None,
+        "path": job.output_path if downloaded else None,
         "planned_path": job.output_path,
         "metadata_path": metadata_path,
         "bytes": job.bytes,
