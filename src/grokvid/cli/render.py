@@ -197,7 +197,7 @@ def print_json_lines(items: Iterable[dict[str, Any]]) -> None:
 
 def print_jobs_table(jobs: list[JobRecord]) -> None:
     """`grokvid status` without ids: a table on a terminal, tab-separated lines when piped."""
-    headers = ("ID", "STATE", "AGE", "MODEL", "SIZE", "PROMPT", "FILE")
+    headers = ("ID", "STATE", "AGE", "MODEL", "CLIP", "PROMPT", "FILE")
     rows = [
         (
             j.local_id,
@@ -206,7 +206,7 @@ def print_jobs_table(jobs: list[JobRecord]) -> None:
             j.model,
             f"{j.params.get('duration', '?')}s {j.params.get('resolution', '')} "
             f"{j.params.get('aspect_ratio', '')}".strip(),
-            _short(j.prompt, 40),
+            " ".join(j.prompt.split()),
             j.output_path if j.state == "downloaded" and j.output_path else "",
         )
         for j in jobs
@@ -215,15 +215,25 @@ def print_jobs_table(jobs: list[JobRecord]) -> None:
         for row in rows:
             out("\t".join(row))
         return
-    from rich.console import Console
-    from rich.table import Table
+    import shutil
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for header in headers:
-        table.add_column(header, overflow="fold" if header == "FILE" else "ellipsis")
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+    # On a terminal: fixed columns padded, then the prompt and the file name share what is left.
+    columns = shutil.get_terminal_size().columns
+    shown = [(*row[:-1], Path(row[-1]).name if row[-1] else "") for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in shown)) for i, h in enumerate(headers[:5])]
+    if columns - sum(w + 2 for w in widths) < 40:  # narrow terminal: the model column goes
+        widths[3] = 0
+    room = columns - sum(w + 2 for w in widths if w)
+    file_width = min(max((len(r[6]) for r in shown), default=0), max(0, room // 2))
+    prompt_width = max(8, room - file_width - 2)
+    for row in [headers, *shown]:
+        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths, strict=False) if width]
+        cells += [_fit(row[5], prompt_width).ljust(prompt_width), _fit(row[6], file_width)]
+        out("  ".join(cells).rstrip())
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def print_job_detail(job: JobRecord) -> None:
@@ -240,11 +250,6 @@ def print_job_detail(job: JobRecord) -> None:
             value = f"[{value['code']}] {value['message']}" if value["code"] else value["message"]
         if value is not None:
             out(f"{key + ':':<14}{value}")
-
-
-def _short(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _age(when: datetime) -> str:
