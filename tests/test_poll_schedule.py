@@ -45,3 +45,13 @@ def test_a_render_overrunning_its_estimate_is_still_polled_often() -> None:
     for t in (1, 2, 3, 4):
         schedule.next_delay(t, 25 * t - 1)  # estimate: done at ~4 s
     assert schedule.next_delay(6.0, 99) <= 1.0
+
+
+def test_a_job_stuck_at_99_percent_is_not_hammered() -> None:
+    schedule = PollSchedule()
+    t, polls = schedule.first, 0
+    while t < 40:  # the service said 20 s, then sat at 99 % for another 20
+        progress = min(99, int(99 * t / 20))
+        t += schedule.next_delay(t, progress)
+        polls += 1
+    assert polls <= 30

@@ -14,6 +14,8 @@ from grokvid import __version__
 from grokvid.cli.main import app
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
+# Read at import: the autouse fixture clears GROKVID_* variables before each test.
+UPDATE = os.environ.get("GROKVID_UPDATE_SNAPSHOTS") == "1"
 COMMANDS = [
     [],
     ["generate"],
@@ -38,7 +40,7 @@ def test_help_matches_snapshot(command: list[str], monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(app, [*command, "--help"], prog_name="grokvid")
     assert result.exit_code == 0, result.output
     golden = SNAPSHOTS / f"help-{'-'.join(command) or 'grokvid'}.txt"
-    if os.environ.get("GROKVID_UPDATE_SNAPSHOTS") == "1":
+    if UPDATE:
         golden.write_text(result.stdout, encoding="utf-8")
     assert result.stdout == golden.read_text(encoding="utf-8")
 

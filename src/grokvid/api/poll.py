@@ -4,7 +4,7 @@ The service reports `progress` (0-99). From the progress seen so far we estimate
 will be done and poll at half the time remaining, so the gaps shrink towards the finish and
 detection lags it by a fraction of a second without polling a 20 s render more than a handful of
 times. Without progress we back off from `first` towards `maximum`; once past the estimate we
-poll in steps that grow slowly with elapsed time.
+poll in steps that grow with the overrun, so a job stuck at 99 % is not hammered.
 """
 
 from __future__ import annotations
@@ -22,13 +22,17 @@ class PollSchedule:
     def next_delay(self, elapsed: float, progress: int | None) -> float:
         """Seconds to wait before the next poll, given the last answer."""
         if progress is not None and 0 < progress < 100:
-            self._samples.append((elapsed, progress))
+            # Only the first sighting of each value: a job stuck at 99 % must not keep pulling
+            # the estimate just ahead of now (that would poll several times a second).
+            if not self._samples or progress > self._samples[-1][1]:
+                self._samples.append((elapsed, progress))
         estimate = self._estimate_total()
         if estimate is None:
             delay = self.first + 0.25 * elapsed
         else:
             remaining = estimate - elapsed
-            delay = remaining / 2 if remaining > self.minimum else 0.1 * elapsed
+            # Before the estimate: half the time left. Past it: back off with the overrun.
+            delay = remaining / 2 if remaining > self.minimum else self.minimum - 0.25 * remaining
         return max(self.minimum, min(self.maximum, delay))
 
     def _estimate_total(self) -> float | None:

@@ -67,13 +67,15 @@ def sandbox_render_seconds() -> float:
 def backend(config: Settings, *, sandbox: bool) -> Iterator[Backend]:
     """The service to talk to: the in-process sandbox, or xAI (or GROKVID_BASE_URL) with a key."""
     if sandbox:
+        render_seconds = sandbox_render_seconds()
         try:
             from grokvid.sandbox import SandboxConfig, SandboxServer
-        except ImportError as exc:
+
+            server = SandboxServer(SandboxConfig(render_seconds=render_seconds), port=0)
+        except ImportError as exc:  # includes SandboxUnavailable: av present but broken
             raise errors.ConfigError(
                 f"--sandbox needs the sandbox extra: {SANDBOX_INSTALL}"
             ) from exc
-        server = SandboxServer(SandboxConfig(render_seconds=sandbox_render_seconds()), port=0)
         with server:
             yield Backend("sandbox", server.base_url, SANDBOX_KEY)
         return

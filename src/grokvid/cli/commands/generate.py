@@ -139,20 +139,25 @@ def generate(
     folder = (cfg.output_dir or Path.cwd()).expanduser()
     _check_output(output, folder, force)
     with session.backend(cfg, sandbox=sandbox) as be, render.Reporter(quiet=quiet) as reporter:
-        render.note(_plan(be.name, request, variants, no_wait), quiet=quiet)
+        render.note(_plan(be, request, variants, no_wait), quiet=quiet)
         ledger, outcomes = _run(
             be, request, variants, output, folder, force, no_wait, timeout, reporter
         )
     _report(ledger, outcomes, json_out=json_out)
 
 
-def _plan(backend: str, request: VideoRequest, variants: int, no_wait: bool) -> str:
+def _plan(be: Backend, request: VideoRequest, variants: int, no_wait: bool) -> str:
     """The one line said before money is spent: what, where, and roughly how much."""
     clips = f"{variants} clips" if variants > 1 else "1 clip"
     audio = "" if request.generate_audio else ", no audio"
     spec = f"{request.duration} s {request.resolution} {request.aspect_ratio}{audio}"
     cost = request.estimated_cost_usd
-    if backend == "sandbox":
+    from grokvid.api.xai import DEFAULT_BASE_URL
+
+    where = (
+        be.name if be.base_url in (DEFAULT_BASE_URL, "") or be.name == "sandbox" else be.base_url
+    )
+    if be.name == "sandbox":
         price = "sandbox, no cost"
     elif cost is None:
         price = "price unknown"
@@ -160,7 +165,7 @@ def _plan(backend: str, request: VideoRequest, variants: int, no_wait: bool) -> 
         each = " each" if variants > 1 else ""
         price = f"est. ${cost:.2f}{each}"
     then = "; not waiting" if no_wait else ""
-    return f"requesting {clips} from {backend}: {request.model}, {spec} ({price}){then}"
+    return f"requesting {clips} from {where}: {request.model}, {spec} ({price}){then}"
 
 
 def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:

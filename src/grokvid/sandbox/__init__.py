@@ -1,0 +1,41 @@
+"""The sandbox: a local stand-in for the xAI video API, for first runs, tests and CI.
+
+    from grokvid.sandbox import SandboxConfig, SandboxServer, create_app
+
+    with SandboxServer(SandboxConfig(render_seconds=0.5)) as server:   # a free loopback port
+        ...  # point any client at server.base_url, with any key
+
+    app = create_app(SandboxConfig(faults=["429", None]))               # in-process:
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox")
+
+It needs the `grokvid[sandbox]` extra (PyAV and numpy, to render real clips); without it,
+importing this package raises ImportError naming the install command.
+"""
+
+from importlib.util import find_spec
+
+if find_spec("av") is None or find_spec("numpy") is None:
+    raise ImportError("the sandbox needs its extra: pip install 'grokvid[sandbox]'")
+
+from grokvid.sandbox.app import LogEntry, SandboxApp, SandboxUnavailable, create_app  # noqa: E402
+from grokvid.sandbox.asgi import DropConnection  # noqa: E402
+from grokvid.sandbox.config import SandboxConfig, parse_render_seconds  # noqa: E402
+from grokvid.sandbox.faults import Faults, parse_faults  # noqa: E402
+from grokvid.sandbox.server import HTTPServer, SandboxServer, is_loopback  # noqa: E402
+from grokvid.sandbox.store import JobInfo  # noqa: E402
+
+__all__ = [
+    "DropConnection",
+    "Faults",
+    "HTTPServer",
+    "JobInfo",
+    "LogEntry",
+    "SandboxApp",
+    "SandboxConfig",
+    "SandboxServer",
+    "SandboxUnavailable",
+    "create_app",
+    "is_loopback",
+    "parse_faults",
+    "parse_render_seconds",
+]
