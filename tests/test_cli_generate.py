@@ -305,3 +305,63 @@ def test_sandbox_flag_needs_no_key(
         "select provider, state from jobs"
     )
     assert rows.fetchall() == [("sandbox", "downloaded")]
+
+
+def test_a_users_json_beside_the_output_is_not_overwritten(
+    env: Path, server: SandboxServer
+) -> None:
+    (env / "shot.json").write_text('{"my": "notes"}')
+    code, _, stderr = invoke("generate", "-o", "shot.mp4", "-d", "1", FOX)
+    assert code == 2 and "not a grokvid sidecar" in stderr
+    assert (env / "shot.json").read_text() == '{"my": "notes"}'
+    assert posts(server) == 0
+
+
+@pytest.mark.parametrize("name", ["shot.json", "folder"])
+def test_output_must_name_an_mp4_file(env: Path, server: SandboxServer, name: str) -> None:
+    (env / "folder.mp4").mkdir()
+    code, _, stderr = invoke("generate", "-o", name if name != "folder" else "folder.mp4", FOX)
+    assert code == 2 and "--output" in stderr
+    assert posts(server) == 0
+
+
+def test_sandbox_with_no_wait_is_refused(env: Path) -> None:
+    code, stdout, stderr = invoke("generate", "--sandbox", "--no-wait", FOX)
+    assert code == 2 and "--no-wait" in stderr and "sandbox serve" in stderr
+    assert stdout == ""
+
+
+def test_poll_failure_after_paying_names_the_job_and_the_resume_command(
+    env: Path, clip_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grokvid.api import xai
+
+    async def no_sleep(seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(xai, "_sleep", no_sleep)
+    config = SandboxConfig(
+        render_seconds=0.2, clip_cache_dir=clip_cache, faults=["submit:none", *["poll:502"] * 9]
+    )
+    with SandboxServer(config, port=0) as broken:
+        monkeypatch.setenv("GROKVID_BASE_URL", broken.base_url)
+        code, stdout, stderr = invoke("generate", "-d", "1", FOX)
+    assert code == 5
+    assert "HTTP 502" in stderr
+    assert "resume with grokvid download gv-" in stderr
+    assert stderr.count("grokvid: error:") == 1
+
+
+def test_jobs_sent_elsewhere_are_not_polled_with_todays_key(
+    env: Path, server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, stdout, _ = invoke("generate", "--no-wait", "-d", "1", FOX)
+    job = stdout.strip()
+    monkeypatch.setenv("GROKVID_BASE_URL", "https://api.x.ai")
+    before = len(server.app.request_log)
+    code, stdout, stderr = invoke("download", job)
+    assert code == 2
+    assert f"GROKVID_BASE_URL={server.base_url}" in stderr
+    code, stdout, stderr = invoke("status", job)
+    assert code == 0 and "not refreshed" in stderr
+    assert len(server.app.request_log) == before

@@ -128,3 +128,19 @@ def test_empty_ledger_hint(env: Path) -> None:
     code, stdout, stderr = invoke("status")
     assert code == 0 and stdout == ""
     assert "no jobs yet" in stderr
+
+
+def test_rejected_job_status_exits_4(env: Path) -> None:
+    code, stdout, stderr = (
+        CliRunner()
+        .invoke(app, ["generate", "--json", "-m", "grok-imagine-video-9", "-d", "1", FOX])
+        .exit_code,
+        None,
+        None,
+    )
+    assert code == 4
+    job = json.loads(invoke("status", "--json", "--no-refresh")[1])["id"]
+    code, stdout, stderr = invoke("status", job)
+    assert code == 4 and "rejected" in stdout
+    code, stdout, stderr = invoke("download", job)
+    assert code == 4 and "not accepted" in stderr

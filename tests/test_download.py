@@ -658,3 +658,39 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def test_a_second_download_of_the_same_clip_is_refused_while_the_first_runs(
+    tmp_path: Path,
+) -> None:
+    """Two writers on one .part would splice a clip; the second is turned away at once."""
+    data = fake_mp4(200_000)
+    dest = tmp_path / "fox.mp4"
+    started = asyncio.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), 50_000):
+            started.set()
+            await asyncio.sleep(0.02)
+            yield data[i : i + 50_000]
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "video/mp4", "content-length": str(len(data))}
+        return httpx.Response(200, headers=headers, content=trickle())
+
+    async def both() -> tuple[object, object]:
+        first = asyncio.create_task(
+            download_clip(URL, dest, transport=httpx.MockTransport(slow), backoff=FAST)
+        )
+        await started.wait()
+        second = await asyncio.gather(
+            download_clip(URL, dest, transport=httpx.MockTransport(slow), backoff=FAST),
+            return_exceptions=True,
+        )
+        return await first, second[0]
+
+    first, second = asyncio.run(both())
+    assert isinstance(first, DownloadResult) and dest.read_bytes() == data
+    assert isinstance(second, errors.NetworkError)
+    assert "another grokvid process" in str(second)
+    assert only_final(dest) == ["fox.mp4"], "no .part or .lock left behind"

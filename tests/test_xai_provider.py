@@ -284,3 +284,16 @@ def test_poll_of_unknown_id_is_not_found() -> None:
     script = Script(err(404, "not-found", "No video generation request with id 'x'"))
     with pytest.raises(errors.NotFound, match="No video generation request"):
         run(script, "poll", "x")
+
+
+def test_unknown_submit_outcome_keeps_the_services_request_id() -> None:
+    response = err(502, "bad-gateway", "upstream hiccup", **{"x-request-id": "req-77"})
+    with pytest.raises(errors.SubmitUnknown, match="req-77"):
+        run(Script(response))
+
+
+def test_retry_after_is_capped() -> None:
+    from grokvid.api.retry import RETRY_AFTER_CAP
+
+    assert Backoff().wait(0, 86_400) == RETRY_AFTER_CAP
+    assert Backoff().wait(0, 3) >= 3

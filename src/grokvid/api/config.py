@@ -38,7 +38,7 @@ from tomlkit.exceptions import ParseError
 from grokvid.api import models, paths
 from grokvid.api.errors import AuthError, ConfigError, ValidationError
 
-DEFAULT_BASE_URL = "https://api.x.ai"
+DEFAULT_BASE_URL = models.API_BASE_URL
 
 Kind = Literal["secret", "url", "str", "int", "choice", "path", "bool"]
 Source = Literal["flag", "env", "config", "default"]
@@ -194,7 +194,7 @@ def check_base_url(url: str) -> str:
             f"Base URL {url!r} must not have a query or fragment: use e.g. https://api.x.ai.",
             "base_url",
         )
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback(host):
         raise ValidationError(
             f"Refusing plain http:// for a remote host ({host}): use https://, "
             "or http only for 127.0.0.1/localhost.",
@@ -203,7 +203,8 @@ def check_base_url(url: str) -> str:
     return url
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: the only hosts plain http:// may go to."""
     if host == "localhost":
         return True
     try:

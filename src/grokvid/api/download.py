@@ -154,23 +154,54 @@ async def download_clip(
     part = part_path(dest)
     # Identity encoding keeps byte offsets (Range, Content-Length) about the file itself.
     headers = {"User-Agent": user_agent, "Accept-Encoding": "identity"}
-    async with httpx.AsyncClient(
-        headers=headers, timeout=_TIMEOUT, follow_redirects=True, transport=transport
-    ) as client:
-        result = await _with_retries(
-            _Fetch(client, url, host, dest, chunk_size, on_progress), backoff
-        )
+    with _exclusive(part):
+        async with httpx.AsyncClient(
+            headers=headers, timeout=_TIMEOUT, follow_redirects=True, transport=transport
+        ) as client:
+            result = await _with_retries(
+                _Fetch(client, url, host, dest, chunk_size, on_progress), backoff
+            )
 
-    if not force and dest.exists():  # appeared while we were downloading
-        raise errors.ValidationError(
-            f"{dest} appeared during the download: pass --force to overwrite, or choose "
-            f"another --output. The clip is kept in {part}.",
-            field="output",
-        )
-    os.replace(part, dest)
-    _fsync_dir(dest.parent)
-    _meta_path(part).unlink(missing_ok=True)
+        if not force and dest.exists():  # appeared while we were downloading
+            raise errors.ValidationError(
+                f"{dest} appeared during the download: pass --force to overwrite, or choose "
+                f"another --output. The clip is kept in {part}.",
+                field="output",
+            )
+        os.replace(part, dest)
+        _fsync_dir(dest.parent)
+        _meta_path(part).unlink(missing_ok=True)
     return result
+
+
+@contextlib.contextmanager
+def _exclusive(part: Path) -> Iterator[None]:
+    """One writer per .part: a second grokvid fetching the same clip waits its turn elsewhere.
+
+    Two processes appending to one .part would splice a clip that fails its hash, so the second
+    is refused at once with a message (advisory lock; POSIX only, a no-op elsewhere).
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    lock = part.with_name(part.name + ".lock")
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise errors.NetworkError(
+                f"{part.name.removesuffix('.part')} is being downloaded by another grokvid "
+                "process: wait for it to finish, then run the command again."
+            ) from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 async def _with_retries(fetch: _Fetch, backoff: Backoff) -> DownloadResult:
@@ -432,3 +463,12 @@ def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         os.fsync(fd)
     os.close(fd)
+
+
+def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
+    """The sha256 of a file on disk, read in chunks (constant memory)."""
+    hasher = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            hasher.update(chunk)
+    return hasher.hexdigest()

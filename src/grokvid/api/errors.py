@@ -157,8 +157,10 @@ def map_http_errors(what: str) -> Iterator[None]:
 
     try:
         yield
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
         raise SendFailed(f"Could not connect while {what}: {exc or type(exc).__name__}") from exc
+    except httpx.LocalProtocolError as exc:  # we could not even write a valid request
+        raise SendFailed(f"Could not send the request while {what}: {exc}") from exc
     except httpx.TimeoutException as exc:
         raise NetworkError(f"Timed out while {what}.") from exc
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:

@@ -10,13 +10,14 @@ import asyncio
 import re
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from grokvid.api import errors, metadata
-from grokvid.api.download import download_clip
+from grokvid.api.download import DownloadResult, download_clip
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.media import probe
 from grokvid.api.models import VideoRequest
@@ -189,7 +190,10 @@ async def wait(
     schedule: PollSchedule | None = None,
 ) -> JobRecord:
     """Poll until the job is done (returned) or failed/moderated/expired (JobFailed raised)."""
-    assert job.request_id is not None
+    if job.request_id is None:
+        raise errors.JobFailed(
+            f"Job {job.local_id} has no request id (state {job.state}).", state=job.state
+        )
     schedule = schedule or PollSchedule()
     start = _clock()
     since_submit = (now() - job.submitted_at).total_seconds() if job.submitted_at else 0.0
@@ -242,6 +246,7 @@ async def fetch(
             state=job.state,
             request_id=job.request_id,
         )
+    metadata.check_free(metadata.sidecar_path(dest), force=force)
     dest.parent.mkdir(parents=True, exist_ok=True)
 
     def progress(done: int, total: int | None) -> None:
@@ -266,7 +271,26 @@ async def fetch(
                     message="video URL expired; fetched a fresh one",
                 )
             )
+    return await finish(ledger, job, result, emit=emit)
+
+
+async def finish(
+    ledger: Ledger, job: JobRecord, result: DownloadResult, *, emit: EventSink = _noop
+) -> ClipResult:
+    """Measure the saved clip, write its sidecar, then mark the job downloaded.
+
+    The sidecar is written before the ledger says `downloaded`, so a row in that state always
+    has its metadata beside the clip. A file PyAV cannot read falls back to what the service
+    reported, with a warning, rather than failing a clip that was paid for.
+    """
     downloaded_at = now()
+    try:
+        media = await asyncio.to_thread(probe, result.path)
+    except errors.GrokvidError as exc:
+        emit(JobEvent(job.local_id, "warning", job.state, message=f"{exc}; using the request"))
+        media = None
+    meta = metadata.build(job, result, media, downloaded_at)
+    meta_path = metadata.write(meta, metadata.sidecar_path(result.path))
     job = ledger.update(
         job.local_id,
         state="downloaded",
@@ -275,10 +299,25 @@ async def fetch(
         sha256=result.sha256,
         downloaded_at=downloaded_at,
     )
-    meta = metadata.build(job, result, await asyncio.to_thread(probe, result.path), downloaded_at)
-    meta_path = metadata.write(meta, metadata.sidecar_path(result.path))
     emit(JobEvent(job.local_id, "saved", "downloaded", message=str(result.path)))
     return ClipResult(job=job, path=result.path, metadata_path=meta_path)
+
+
+def resume_hint(job: JobRecord) -> str:
+    if job.provider == "sandbox":
+        return f"Job {job.local_id} ran on the built-in sandbox, which stops with this command."
+    return f"Job {job.local_id} is kept: resume with grokvid download {job.local_id} --wait"
+
+
+@contextmanager
+def resumable(job: JobRecord) -> Iterator[None]:
+    """After a job is paid for, every failure that can be retried says how to pick it up."""
+    try:
+        yield
+    except (errors.NetworkError, errors.APIError, errors.WaitTimeout) as exc:
+        if job.local_id not in exc.message:
+            exc.message = f"{exc.message.rstrip('.')}. {resume_hint(job)}"
+        raise
 
 
 def _human(seconds: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grokvid import __version__
 from grokvid.api.download import DownloadResult
+from grokvid.api.errors import ValidationError
 from grokvid.api.ledger import JobRecord
 from grokvid.api.media import MediaInfo
 from grokvid.api.models import FPS, frame_size, ticks_to_usd
@@ -126,11 +128,34 @@ def sidecar_path(clip: Path) -> Path:
     return clip.with_suffix(".json")
 
 
+def is_sidecar(path: Path) -> bool:
+    """Whether `path` holds a grokvid sidecar (which grokvid may replace), not a user's file."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and str(data.get("schema", "")).startswith("grokvid.clip/")
+
+
+def check_free(path: Path, *, force: bool) -> None:
+    """Refuse to put a sidecar over a file that is not one, unless --force."""
+    if path.exists() and not force and not is_sidecar(path):
+        raise ValidationError(
+            f"{path} already exists and is not a grokvid sidecar: the clip's metadata would "
+            "replace it. Pass --force, or choose another --output.",
+            "output",
+        )
+
+
 def write(meta: ClipMetadata, path: Path) -> Path:
     """Write the sidecar atomically (temp file + rename): never a half-written JSON."""
     text = json.dumps(meta.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        clip = path.with_suffix(".mp4")
+        if clip.exists():  # readable like the clip beside it, not mkstemp's 0600
+            os.fchmod(fd, stat.S_IMODE(clip.stat().st_mode))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
         os.replace(tmp, path)

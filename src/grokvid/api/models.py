@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grokvid.api.errors import ValidationError
 
+API_BASE_URL = "https://api.x.ai"
 TICKS_PER_USD = 10_000_000_000
 FPS = 24
 DEFAULT_MODEL = "grok-imagine-video"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import httpx
+
+RETRY_AFTER_CAP = 60.0  # seconds: the longest Retry-After grokvid will wait in one go
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,6 @@ class Backoff:
     multiplier: float = 2.0
     attempts: int = 6
 
-    def delays(self, rng: random.Random | None = None) -> Iterator[float]:
-        rng = rng or random.Random()
-        delay = self.initial
-        for _ in range(self.attempts):
-            capped = min(delay, self.maximum)
-            yield capped / 2 + rng.uniform(0, capped / 2)
-            delay *= self.multiplier
-
     def wait(
         self, attempt: int, retry_after: float | None, rng: random.Random | None = None
     ) -> float:
@@ -37,7 +30,8 @@ class Backoff:
         capped = min(self.initial * self.multiplier**attempt, self.maximum)
         jittered = capped / 2 + (rng or random).uniform(0, capped / 2)
         if retry_after is not None:
-            return min(max(retry_after, jittered), max(self.maximum, retry_after))
+            # Honour the server, but never sleep for hours on a stray header.
+            return min(max(retry_after, jittered), RETRY_AFTER_CAP)
         return jittered
 
 

@@ -15,13 +15,13 @@ from pydantic import SecretStr
 
 from grokvid import __version__
 from grokvid.api import errors
-from grokvid.api.models import VideoRequest
+from grokvid.api.models import API_BASE_URL, VideoRequest
 from grokvid.api.providers import JobStatus
 from grokvid.api.retry import Backoff, retry_after_seconds
 
 log = logging.getLogger("grokvid.http")
 
-DEFAULT_BASE_URL = "https://api.x.ai"
+DEFAULT_BASE_URL = API_BASE_URL
 SUBMIT_PATH = "/v1/videos/generations"
 KEY_FIX = "Run `grokvid config set xai.api_key` or set XAI_API_KEY."
 _CREDIT_WORDS = ("credits", "spending limit")
@@ -95,10 +95,13 @@ class XAIProvider:
                 continue
             if response.status_code in (500, 502, 504):
                 error = _error_for(response, "submitting the job")
+                rid = response.headers.get("x-request-id")
                 raise errors.SubmitUnknown(
-                    f"{error} The outcome is unknown: the service may have created "
-                    "(and will bill) the job."
-                )
+                    f"{error} (HTTP {response.status_code}"
+                    + (f", x-request-id {rid}" if rid else "")
+                    + "). The outcome is unknown: the service may have created (and will bill) "
+                    "the job."
+                ) from error
             if response.is_error:
                 raise _error_for(response, "submitting the job")
             request_id = _json(response).get("request_id")

@@ -41,6 +41,8 @@ def exit_code_for(exc: BaseException) -> ExitCode:
             return ExitCode.REJECTED
         case errors.NetworkError() | errors.WaitTimeout():
             return ExitCode.NETWORK
+        case errors.JobFailed(state="rejected"):
+            return ExitCode.REJECTED
         case errors.JobFailed():
             return ExitCode.JOB_FAILED
         case errors.Interrupted() | KeyboardInterrupt():
@@ -60,10 +62,11 @@ OPTION_FOR_FIELD = {
     "duration": "--duration",
     "aspect_ratio": "--aspect-ratio",
     "resolution": "--resolution",
-    "image": "--image",
     "output": "--output",
     "output_dir": "--output-dir",
     "base_url": "--base-url",
+    "state": "--state",
+    "no_wait": "--no-wait",
 }
 
 

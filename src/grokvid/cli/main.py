@@ -74,9 +74,9 @@ def main() -> None:
         if name == "NoArgsIsHelpError":
             sys.stderr.write(exc.format_message() + "\n")  # type: ignore[attr-defined]
             sys.exit(2)
-        if name == "Abort":
-            sys.stderr.write("grokvid: aborted\n")
-            sys.exit(1)
+        if name == "Abort":  # Ctrl-C (or end of input) at a prompt
+            sys.stderr.write("grokvid: interrupted\n")
+            sys.exit(130)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             ctx = getattr(exc, "ctx", None)
             where = ctx.command_path if ctx is not None else "grokvid"

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from grokvid.api.jobs import JobEvent
-from grokvid.api.ledger import JobRecord
+from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.models import ticks_to_usd
 
 
@@ -89,7 +89,9 @@ class Reporter:
 
     def warn(self, message: str) -> None:
         if self._progress is not None:
-            self._progress.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+            from rich.markup import escape
+
+            self._progress.console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
         else:
             note(f"warning: {message}", quiet=self.quiet)
 
@@ -188,6 +190,33 @@ def job_view(job: JobRecord, metadata_path: str | None = None) -> dict[str, Any]
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def report_outcomes(ledger: Ledger, outcomes: list[tuple[str, object]], json_out: bool) -> int:
+    """Print each job's outcome: clip paths (or ids, for --no-wait) or JSON lines on stdout,
+    one `grokvid: error:` line on stderr per failure. Returns the first failure's exit code."""
+    from grokvid.api.jobs import ClipResult
+    from grokvid.cli.exits import describe, exit_code_for
+
+    code = 0
+    for local_id, outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            code = code or exit_code_for(outcome)
+            note(f"error: {describe(outcome)}")
+            job = ledger.get(local_id)
+            if json_out and job is not None:
+                print_json_lines([job_view(job)])
+        elif isinstance(outcome, ClipResult):
+            if json_out:
+                print_json_lines([job_view(outcome.job, str(outcome.metadata_path))])
+            else:
+                out(str(outcome.path))
+        elif isinstance(outcome, JobRecord):  # --no-wait: a submitted job
+            if json_out:
+                print_json_lines([job_view(outcome)])
+            else:
+                out(outcome.local_id)
+    return code
 
 
 def print_json_lines(items: Iterable[dict[str, Any]]) -> None:

@@ -41,11 +41,21 @@ def setup_logging() -> None:
     from grokvid.cli.exits import debug_enabled
 
     if debug_enabled():
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("grokvid debug: %(message)s"))
         logger = logging.getLogger("grokvid")
         logger.handlers[:] = [handler]
         logger.setLevel(logging.DEBUG)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is when a record arrives (tests swap it per command)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
 
 
 def sandbox_render_seconds() -> float:
@@ -91,15 +101,23 @@ def backend(config: Settings, *, sandbox: bool) -> Iterator[Backend]:
 def job_backend(config: Settings, provider: str, base_url: str) -> Backend | None:
     """How to reach the service a ledger job was sent to, or None if it can't be reached.
 
+    The key is only ever sent to the base URL configured now: a job recorded against another
+    host (a staging URL, a stopped sandbox) is not polled with today's key by surprise.
     Jobs from `--sandbox` lived in an in-process server that stopped with its command.
     """
     if provider == "sandbox":
         return None
+    current = check_base_url(config.base_url)
+    if check_base_url(base_url) != current:
+        raise errors.ValidationError(
+            f"This job was sent to {base_url}, but grokvid is configured for {current}. "
+            f"To use your key there, set GROKVID_BASE_URL={base_url}."
+        )
     if config.api_key is None:
         raise errors.AuthError(
             "No API key for xai: run `grokvid config set xai.api_key` or set XAI_API_KEY."
         )
-    return Backend(provider, check_base_url(base_url), config.api_key)
+    return Backend(provider, current, config.api_key)
 
 
 def find_job(ledger: Any, ident: str) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import threading
 from email.utils import formatdate
@@ -21,6 +20,7 @@ from urllib.parse import unquote
 
 import h11
 
+from grokvid.api.config import is_loopback as is_loopback
 from grokvid.sandbox.asgi import ASGIApp, DropConnection, Message
 from grokvid.sandbox.config import SandboxConfig
 
@@ -30,15 +30,6 @@ READ_BYTES = 64 * 1024
 KEEP_ALIVE_SECONDS = 75.0
 MAX_HEADER_BYTES = 64 * 1024
 MAX_DRAIN_BYTES = 1024 * 1024  # request body left unread by the app that we still swallow
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class HTTPServer:

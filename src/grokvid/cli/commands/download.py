@@ -47,7 +47,6 @@ def download(
 
     from grokvid.api.ledger import Ledger
     from grokvid.cli import render, session
-    from grokvid.cli.exits import describe, exit_code_for
 
     cfg = session.settings({})
     ledger = Ledger()
@@ -66,19 +65,13 @@ def download(
             )
 
         outcomes = asyncio.run(run())
-    first_failure: BaseException | None = None
-    for job, outcome in zip(jobs, outcomes, strict=True):
-        if isinstance(outcome, BaseException):
-            first_failure = first_failure or outcome
-            render.note(f"error: {describe(outcome)}")
-            if json_out:
-                render.print_json_lines([render.job_view(ledger.get(job.local_id) or job)])
-        elif json_out:
-            render.print_json_lines([render.job_view(outcome.job, str(outcome.metadata_path))])
-        else:
-            render.out(str(outcome.path))
-    if first_failure is not None:
-        raise typer.Exit(exit_code_for(first_failure))
+    code = render.report_outcomes(ledger, list(zip(ids_of(jobs), outcomes, strict=True)), json_out)
+    if code:
+        raise typer.Exit(code)
+
+
+def ids_of(jobs: list[JobRecord]) -> list[str]:
+    return [job.local_id for job in jobs]
 
 
 async def _one(
@@ -91,40 +84,77 @@ async def _one(
     timeout: float,
     reporter: Reporter,
 ) -> ClipResult:
-    from grokvid.api import errors, jobs, metadata
+    from grokvid.api import errors, jobs
     from grokvid.cli import session
 
     planned = Path(job.output_path or jobs.clip_name(job.prompt, job.local_id))
     dest = (output_dir.expanduser() / planned.name) if output_dir else planned
     if job.state == "downloaded" and dest.exists() and not force:
-        return jobs.ClipResult(job=job, path=dest, metadata_path=metadata.sidecar_path(dest))
+        return await _already_here(ledger, job, dest, reporter)
     if dest.exists() and not force:
         raise errors.ValidationError(
             f"{dest} already exists: pass --force to overwrite, or use --output-dir.", "output"
         )
     if job.request_id is None:
-        raise errors.NetworkError(
-            f"Job {job.local_id} has no request id (state {job.state}): the submit never "
-            "confirmed, so there is nothing to fetch. Check console.x.ai for the job."
-        )
+        raise _never_submitted(job)
     be = session.job_backend(cfg, job.provider, job.base_url)
-    if be is None:
-        if job.state == "done" and job.video_url:
-            return await jobs.fetch(ledger, None, job, dest=dest, force=force, emit=reporter)
-        raise errors.NetworkError(
-            f"Job {job.local_id} ran on the built-in sandbox, which stopped with that command; "
-            "it can't be fetched now. Generate it again with --sandbox."
+    with jobs.resumable(job):
+        if be is None:
+            if job.state in ("done", "downloaded") and job.video_url:
+                return await jobs.fetch(ledger, None, job, dest=dest, force=force, emit=reporter)
+            raise errors.NetworkError(
+                f"Job {job.local_id} ran on the built-in sandbox, which stopped with that "
+                "command; it can't be fetched now. Generate it again with --sandbox."
+            )
+        async with be.provider() as provider:
+            if job.state != "done":
+                job = await jobs.refresh(ledger, provider, job)
+            jobs.raise_if_failed(job)
+            if job.state == "pending":
+                if not wait:
+                    raise errors.WaitTimeout(
+                        f"Job {job.local_id} is still rendering ({job.progress or 0}%): "
+                        f"add --wait, e.g. grokvid download {job.local_id} --wait",
+                        request_id=job.request_id,
+                    )
+                job = await jobs.wait(ledger, provider, job, timeout=timeout, emit=reporter)
+            return await jobs.fetch(ledger, provider, job, dest=dest, force=force, emit=reporter)
+
+
+async def _already_here(
+    ledger: Ledger, job: JobRecord, dest: Path, reporter: Reporter
+) -> ClipResult:
+    """The clip is on disk: print it; rewrite a missing sidecar from the file itself."""
+    from grokvid.api import jobs, metadata
+    from grokvid.api.download import DownloadResult, sha256_of
+
+    sidecar = metadata.sidecar_path(dest)
+    if sidecar.exists():
+        return jobs.ClipResult(job=job, path=dest.absolute(), metadata_path=sidecar.absolute())
+    result = DownloadResult(
+        path=dest,
+        bytes=dest.stat().st_size,
+        sha256=sha256_of(dest),
+        content_type=None,
+        resumed_from=0,
+    )
+    return await jobs.finish(ledger, job, result, emit=reporter)
+
+
+def _never_submitted(job: JobRecord) -> Exception:
+    from grokvid.api import errors
+
+    if job.state == "rejected":
+        return errors.JobFailed(
+            f"Job {job.local_id} was not accepted: {job.error_message or 'rejected'}",
+            state="rejected",
         )
-    async with be.provider() as provider:
-        if job.state != "done":
-            job = await jobs.refresh(ledger, provider, job)
-        jobs.raise_if_failed(job)
-        if job.state == "pending":
-            if not wait:
-                raise errors.WaitTimeout(
-                    f"Job {job.local_id} is still rendering ({job.progress or 0}%): "
-                    f"add --wait, e.g. grokvid download {job.local_id} --wait",
-                    request_id=job.request_id,
-                )
-            job = await jobs.wait(ledger, provider, job, timeout=timeout, emit=reporter)
-        return await jobs.fetch(ledger, provider, job, dest=dest, force=force, emit=reporter)
+    if job.state == "created":
+        return errors.JobFailed(
+            f"Job {job.local_id} was never submitted: grokvid stopped before sending it.",
+            state="rejected",
+        )
+    return errors.SubmitUnknown(
+        f"Job {job.local_id} has no request id: the submit's outcome is unknown, so there is "
+        "nothing to fetch. Check console.x.ai for the job, then generate again if needed."
+    )

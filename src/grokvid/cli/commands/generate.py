@@ -17,8 +17,6 @@ if TYPE_CHECKING:
     from grokvid.cli.render import Reporter
     from grokvid.cli.session import Backend
 
-PRECEDENCE = "Defaults come from flags, then env vars, then `grokvid config`, then built-ins."
-
 
 @handle_errors
 def generate(
@@ -131,6 +129,12 @@ def generate(
         raise errors.ValidationError(
             "--output names one file; with --variants use --output-dir instead.", "output"
         )
+    if sandbox and no_wait:
+        raise errors.ValidationError(
+            "--no-wait cannot be used with --sandbox: the built-in sandbox stops when this "
+            "command ends. Run `grokvid sandbox serve` and set GROKVID_BASE_URL instead.",
+            "no_wait",
+        )
     for warning in warnings:
         render.note(f"warning: {warning}", quiet=quiet)
     if dry_run:
@@ -143,7 +147,9 @@ def generate(
         ledger, outcomes = _run(
             be, request, variants, output, folder, force, no_wait, timeout, reporter
         )
-    _report(ledger, outcomes, json_out=json_out)
+    code = render.report_outcomes(ledger, list(outcomes), json_out)
+    if code:
+        raise typer.Exit(code)
 
 
 def _plan(be: Backend, request: VideoRequest, variants: int, no_wait: bool) -> str:
@@ -218,15 +224,23 @@ def _dry_run(request: VideoRequest, variants: int) -> None:
 
 
 def _check_output(output: Path | None, folder: Path, force: bool) -> None:
-    """Refuse before spending anything if the clip could not be saved."""
-    from grokvid.api import errors
+    """Refuse before spending anything if the clip or its sidecar could not be saved."""
+    from grokvid.api import errors, metadata
 
-    if output is not None and output.exists() and not force:
-        raise errors.ValidationError(
-            f"{output} already exists: pass --force to overwrite, or choose another --output.",
-            "output",
-        )
-    target = (output.parent if output is not None else folder) or Path(".")
+    if output is not None:
+        if output.suffix.lower() != ".mp4":
+            raise errors.ValidationError(
+                f"{output} does not end in .mp4: name the clip file, e.g. -o fox.mp4.", "output"
+            )
+        if output.is_dir():
+            raise errors.ValidationError(f"{output} is a directory: use --output-dir.", "output")
+        if output.exists() and not force:
+            raise errors.ValidationError(
+                f"{output} already exists: pass --force to overwrite, or choose another --output.",
+                "output",
+            )
+        metadata.check_free(metadata.sidecar_path(output), force=force)
+    target = output.parent if output is not None else folder
     if target.exists() and not target.is_dir():
         raise errors.ValidationError(f"{target} is not a directory.", "output_dir")
     try:
@@ -280,9 +294,12 @@ def _run(
             job = await jobs.submit(ledger, provider, job, request, reporter)
             if no_wait:
                 return job
-            job = await jobs.wait(ledger, provider, job, timeout=timeout, emit=reporter)
-            dest = Path(job.output_path or folder / jobs.clip_name(job.prompt, job.local_id))
-            return await jobs.fetch(ledger, provider, job, dest=dest, force=force, emit=reporter)
+            with jobs.resumable(job):
+                job = await jobs.wait(ledger, provider, job, timeout=timeout, emit=reporter)
+                dest = Path(job.output_path or folder / jobs.clip_name(job.prompt, job.local_id))
+                return await jobs.fetch(
+                    ledger, provider, job, dest=dest, force=force, emit=reporter
+                )
 
     async def all_jobs() -> list[ClipResult | JobRecord | BaseException]:
         return await asyncio.gather(*(one(job) for job in created), return_exceptions=True)
@@ -313,30 +330,3 @@ def _interrupted(ledger: Ledger, ids: list[str]) -> Exception:
             lines.append(f"{local_id}: grokvid download {local_id} --wait")
     where = "; ".join(lines) if lines else "no job was submitted"
     return errors.Interrupted(f"The jobs go on at the service. Resume: {where}", job_ids=ids)
-
-
-def _report(ledger: Ledger, outcomes: list[Outcome], *, json_out: bool) -> None:
-    """Results on stdout (paths, ids or JSON lines); each failure as one line on stderr."""
-    from grokvid.api.jobs import ClipResult
-    from grokvid.cli import render
-    from grokvid.cli.exits import describe, exit_code_for
-
-    first_failure: BaseException | None = None
-    for local_id, outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            first_failure = first_failure or outcome
-            render.note(f"error: {describe(outcome)}")
-            job = ledger.get(local_id)
-            if json_out and job is not None:
-                render.print_json_lines([render.job_view(job)])
-        elif isinstance(outcome, ClipResult):
-            if json_out:
-                render.print_json_lines([render.job_view(outcome.job, str(outcome.metadata_path))])
-            else:
-                render.out(str(outcome.path))
-        elif json_out:  # --no-wait: a submitted job
-            render.print_json_lines([render.job_view(outcome)])
-        else:
-            render.out(outcome.local_id)
-    if first_failure is not None:
-        raise typer.Exit(exit_code_for(first_failure))

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import errno
-import logging
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -159,6 +154,8 @@ def serve(
         raise ConfigError(INSTALL_HINT) from exc
     _log_requests(quiet)
     try:
+        import asyncio  # here, not at the top: `grokvid --help` stays quick
+
         asyncio.run(_run(sandbox, host, port))
     except KeyboardInterrupt:  # where the loop can't catch signals (Windows)
         pass
@@ -168,6 +165,11 @@ def serve(
 
 
 async def _run(sandbox: SandboxApp, host: str, port: int) -> None:
+    import asyncio
+    import contextlib
+    import errno
+    import signal
+
     from grokvid.api.errors import ConfigError
     from grokvid.sandbox import HTTPServer
 
@@ -215,6 +217,8 @@ def _fault_summary(config: SandboxConfig) -> str:
 
 
 def _log_requests(quiet: bool) -> None:
+    import logging
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
     logger = logging.getLogger("grokvid.sandbox")

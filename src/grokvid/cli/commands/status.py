@@ -49,10 +49,7 @@ def status(
     if ids:
         jobs = [session.find_job(ledger, ident) for ident in ids]
     else:
-        bad = [s for s in state or [] if s not in STATES.split(", ")]
-        if bad:
-            raise errors.ValidationError(f"Unknown --state {bad[0]!r}: use one of {STATES}.")
-        jobs = ledger.list(limit=limit, states=state or None)
+        jobs = ledger.list(limit=limit, states=state or None)  # checks the --state values
     if not no_refresh:
         jobs = _refresh_all(cfg, ledger, jobs)
     if json_out:
@@ -68,7 +65,10 @@ def status(
         render.note('no jobs yet: try grokvid generate --sandbox "a red fox in fresh snow"')
     failed = [job for job in jobs if job.state in ("failed", "moderated", "expired", "rejected")]
     if ids and failed:
-        raise typer.Exit(6)
+        from grokvid.cli.exits import exit_code_for
+
+        first = failed[0]
+        raise typer.Exit(exit_code_for(errors.JobFailed(first.state, state=first.state)))
 
 
 def _refresh_all(cfg: Settings, ledger: Ledger, jobs: list[JobRecord]) -> list[JobRecord]:
