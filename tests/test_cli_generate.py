@@ -348,7 +348,7 @@ def test_poll_failure_after_paying_names_the_job_and_the_resume_command(
         code, stdout, stderr = invoke("generate", "-d", "1", FOX)
     assert code == 5
     assert "HTTP 502" in stderr
-    assert "resume with grokvid download gv-" in stderr
+    assert "goes on at the service: grokvid download gv-" in stderr
     assert stderr.count("grokvid: error:") == 1
 
 
@@ -365,3 +365,26 @@ def test_jobs_sent_elsewhere_are_not_polled_with_todays_key(
     code, stdout, stderr = invoke("status", job)
     assert code == 0 and "not refreshed" in stderr
     assert len(server.app.request_log) == before
+
+
+def test_retries_are_announced_not_silent(
+    env: Path, clip_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SandboxConfig(render_seconds=0.2, clip_cache_dir=clip_cache, faults=["submit:503"])
+    with SandboxServer(config, port=0) as busy:
+        monkeypatch.setenv("GROKVID_BASE_URL", busy.base_url)
+        code, _, stderr = invoke("generate", "-d", "1", FOX)
+    assert code == 0, stderr
+    assert "HTTP 503 on submit; retry 1/" in stderr
+
+
+def test_a_sandbox_job_cut_short_ends_with_the_sandbox(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GROKVID_BASE_URL")
+    monkeypatch.setenv("GROKVID_SANDBOX_RENDER_SECONDS", "30")
+    code, _, stderr = invoke("generate", "--sandbox", "--timeout", "1", "-d", "1", FOX)
+    assert code == 5
+    assert "built-in sandbox" in stderr and "grokvid download" not in stderr
+    view = json.loads(invoke("status", "--json")[1])
+    assert view["state"] == "expired" and view["error"]["code"] == "sandbox_stopped"

@@ -359,7 +359,7 @@ def test_truncation_that_never_heals_gives_up_naming_host_not_query(
     with pytest.raises(errors.NetworkError) as info:
         fetch(dest, script)
     message = str(info.value)
-    assert "vidgen.example" in message and "grokvid download" in message
+    assert "vidgen.example" in message and "resumes from there" in message
     assert "SECRET" not in message and "sig=" not in message
     assert len(script.requests) == FAST.attempts + 1
     assert len(sleeps) == FAST.attempts

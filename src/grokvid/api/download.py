@@ -225,8 +225,8 @@ async def _with_retries(fetch: _Fetch, backoff: Backoff) -> DownloadResult:
             high, attempt = size, 0
         if attempt >= backoff.attempts:
             then = (
-                f"The {size:,} bytes received are kept in {fetch.part}: "
-                "`grokvid download ID` resumes from there."
+                f"The {size:,} bytes received are kept in {fetch.part}; the next download "
+                "of this clip resumes from there."
                 if size
                 else "Try again later with `grokvid download ID`."
             )

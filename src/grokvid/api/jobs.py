@@ -65,6 +65,7 @@ def now() -> datetime:
 
 def slugify(text: str, max_len: int = 40) -> str:
     """A file-name-safe slug of the prompt's first words ("a-red-fox-trotting")."""
+    text = re.sub(r"\[[^\]]*\]", " ", text)  # bracketed notes such as [sandbox:render=3]
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     slug = ""
@@ -115,13 +116,19 @@ async def submit(
     except errors.SubmitUnknown as exc:
         ledger.update(job.local_id, state="submit-unknown", error_message=exc.message)
         exc.local_id = job.local_id
-        exc.message = (
-            f"{exc.message} Job {job.local_id} is marked submit-unknown; check your usage at "
-            "console.x.ai before retrying."
+        check = (
+            "the sandbox charges nothing"
+            if job.provider == "sandbox"
+            else "check your usage at console.x.ai before retrying"
         )
+        exc.message = f"{exc.message} Job {job.local_id} is marked submit-unknown; {check}."
         raise
     except errors.NetworkError as exc:  # SendFailed after all retries: nothing was sent
         ledger.update(job.local_id, state="rejected", error_message=exc.message)
+        exc.message = (
+            f"{exc.message} Nothing was sent: is {job.base_url} right and reachable "
+            "(GROKVID_BASE_URL, --base-url)?"
+        )
         raise
     except (errors.APIError, errors.AuthError) as exc:
         ledger.update(
@@ -203,8 +210,7 @@ async def wait(
         remaining = timeout - (_clock() - start)
         if remaining <= 0:
             raise errors.WaitTimeout(
-                f"Stopped waiting after {_human(timeout)}; job {job.local_id} goes on rendering "
-                f"at the service. Fetch it later with: grokvid download {job.local_id} --wait",
+                f"Stopped waiting after {_human(timeout)}. {resume_hint(job)}",
                 request_id=job.request_id,
             )
         await _sleep(min(delay, remaining))
@@ -304,9 +310,10 @@ async def finish(
 
 
 def resume_hint(job: JobRecord) -> str:
+    """How to pick a paid job up again, said the same way by every message."""
     if job.provider == "sandbox":
         return f"Job {job.local_id} ran on the built-in sandbox, which stops with this command."
-    return f"Job {job.local_id} is kept: resume with grokvid download {job.local_id} --wait"
+    return f"Job {job.local_id} goes on at the service: grokvid download {job.local_id} --wait"
 
 
 @contextmanager

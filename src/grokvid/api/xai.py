@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -44,8 +45,10 @@ class XAIProvider:
         backoff: Backoff | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 30.0,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
+        self._on_retry = on_retry
         self.base_url = base_url.rstrip("/")
         self.backoff = backoff or Backoff()
         self._client = httpx.AsyncClient(
@@ -79,7 +82,7 @@ class XAIProvider:
             except errors.SendFailed:
                 if last:
                     raise
-                await _sleep(self.backoff.wait(attempt, None))
+                await self._pause(attempt, None, "could not connect")
                 continue
             except errors.NetworkError as exc:
                 raise errors.SubmitUnknown(
@@ -89,9 +92,8 @@ class XAIProvider:
                 error = _error_for(response, "submitting the job")
                 if isinstance(error, errors.AuthError) or last:
                     raise error
-                retry_after = retry_after_seconds(response)
-                log.debug("submit got HTTP %s; retry %d", response.status_code, attempt + 1)
-                await _sleep(self.backoff.wait(attempt, retry_after))
+                reason = f"HTTP {response.status_code} on submit"
+                await self._pause(attempt, retry_after_seconds(response), reason)
                 continue
             if response.status_code in (500, 502, 504):
                 error = _error_for(response, "submitting the job")
@@ -119,21 +121,31 @@ class XAIProvider:
             try:
                 with errors.map_http_errors("checking the job"):
                     response = await self._client.get(path)
-            except errors.NetworkError:
+            except errors.NetworkError as exc:
                 if last:
                     raise
-                await _sleep(self.backoff.wait(attempt, None))
+                await self._pause(attempt, None, exc.message)
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 error = _error_for(response, "checking the job")
                 if isinstance(error, errors.AuthError) or last:
                     raise error
-                await _sleep(self.backoff.wait(attempt, retry_after_seconds(response)))
+                reason = f"HTTP {response.status_code} while checking the job"
+                await self._pause(attempt, retry_after_seconds(response), reason)
                 continue
             if response.is_error:
                 raise _error_for(response, "checking the job")
             return parse_status(request_id, _json(response))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _pause(self, attempt: int, retry_after: float | None, reason: str) -> None:
+        """Wait before retry `attempt`, saying so (the user sees why nothing moves)."""
+        delay = self.backoff.wait(attempt, retry_after)
+        message = f"{reason}; retry {attempt + 1}/{self.backoff.attempts} in {delay:.1f} s"
+        log.debug("%s", message)
+        if self._on_retry is not None:
+            self._on_retry(message)
+        await _sleep(delay)
 
 
 def parse_status(request_id: str, data: dict[str, Any]) -> JobStatus:
@@ -213,8 +225,13 @@ def _error_for(response: httpx.Response, action: str) -> errors.GrokvidError:
     if status == 401 or (status == 400 and "api key" in lowered):
         return errors.AuthError(f"{text} {KEY_FIX}", status=status, request_id=request_id)
     if status == 403 or (status == 429 and any(w in lowered for w in _CREDIT_WORDS)):
+        advice = (
+            ""
+            if "console.x.ai" in lowered
+            else " Check the key's team and credits at console.x.ai."
+        )
         return errors.AuthError(
-            f"{text} Check the key's team, permissions and credits at console.x.ai.",
+            f"{text}{advice}",
             status=status,
             request_id=request_id,
         )

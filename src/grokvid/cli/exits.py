@@ -73,7 +73,8 @@ OPTION_FOR_FIELD = {
 def describe(exc: BaseException) -> str:
     """One line for the user: the message plus, for API errors, status and request id."""
     if isinstance(exc, errors.ValidationError) and exc.field in OPTION_FOR_FIELD:
-        return f"{OPTION_FOR_FIELD[exc.field]}: {exc.message}"
+        option = OPTION_FOR_FIELD[exc.field]
+        return exc.message if option in exc.message else f"{option}: {exc.message}"
     if isinstance(exc, errors.APIError | errors.AuthError):
         extra = []
         if exc.status is not None:
@@ -83,6 +84,9 @@ def describe(exc: BaseException) -> str:
         return f"{exc.message} ({', '.join(extra)})" if extra else exc.message
     if isinstance(exc, errors.GrokvidError):
         return exc.message
+    if isinstance(exc, OSError) and exc.strerror:  # disk full, permission denied, ...
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}. Jobs already submitted are kept: see grokvid status."
     return f"Unexpected error: {type(exc).__name__}: {exc}. Run again with --debug for details."
 
 

@@ -7,9 +7,10 @@ change, with no colour and no animation. `--quiet` keeps only errors on stderr.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +19,17 @@ from typing import Any
 from grokvid.api.jobs import JobEvent
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.models import ticks_to_usd
+
+
+class StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is when a record arrives, not when it was set up
+    (CliRunner swaps stderr per command; a handler bound to a closed stream fails later)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
 
 
 def stderr_is_tty() -> bool:
@@ -87,6 +99,14 @@ class Reporter:
             self._tasks[local_id] = self._progress.add_task(f"{label} submitting", total=100)
         self._labels[local_id] = label
 
+    def retrying(self, local_id: str) -> Callable[[str], None]:
+        """A callback for the provider: one line (or a changed label) per retry."""
+
+        def say(message: str) -> None:
+            self(JobEvent(local_id, "retry", "retrying", message=message))
+
+        return say
+
     def warn(self, message: str) -> None:
         if self._progress is not None:
             from rich.markup import escape
@@ -129,6 +149,8 @@ class Reporter:
             update = {"description": f"[red]✗[/] {label} {event.kind}"}
         elif event.kind == "warning" and event.message:
             self.warn(f"{label}: {event.message}")
+        elif event.kind == "retry":
+            update = {"description": f"{label} retrying ({event.message})"}
         if update:
             self._progress.update(task, **update)
 
@@ -150,6 +172,8 @@ class Reporter:
             line = f"{label} {event.kind}"
         elif event.kind == "warning":
             line = f"{label} warning: {event.message}"
+        elif event.kind == "retry":
+            line = f"{label} {event.message}"
         else:
             return
         self._last[event.local_id] = event.kind

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +25,9 @@ class Backend:
     base_url: str
     api_key: SecretStr
 
-    def provider(self) -> XAIProvider:
+    def provider(self, on_retry: Callable[[str], None] | None = None) -> XAIProvider:
         """Build inside the running event loop (the HTTP client belongs to it)."""
-        return XAIProvider(self.api_key, self.base_url, name=self.name)
+        return XAIProvider(self.api_key, self.base_url, name=self.name, on_retry=on_retry)
 
 
 def settings(flags: dict[str, Any]) -> Settings:
@@ -41,21 +40,13 @@ def setup_logging() -> None:
     from grokvid.cli.exits import debug_enabled
 
     if debug_enabled():
-        handler = _StderrHandler()
+        from grokvid.cli.render import StderrHandler
+
+        handler = StderrHandler()
         handler.setFormatter(logging.Formatter("grokvid debug: %(message)s"))
         logger = logging.getLogger("grokvid")
         logger.handlers[:] = [handler]
         logger.setLevel(logging.DEBUG)
-
-
-class _StderrHandler(logging.Handler):
-    """Writes to whatever sys.stderr is when a record arrives (tests swap it per command)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except Exception:
-            self.handleError(record)
 
 
 def sandbox_render_seconds() -> float:

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 @handle_errors
 def download(
-    ids: Annotated[list[str], typer.Argument(help="Local ids (gv-…) or request ids.")],
+    ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Local ids (gv-…) or request ids.")
+    ],
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for jobs that are still rendering.")
     ] = False,
@@ -106,7 +108,7 @@ async def _one(
                 f"Job {job.local_id} ran on the built-in sandbox, which stopped with that "
                 "command; it can't be fetched now. Generate it again with --sandbox."
             )
-        async with be.provider() as provider:
+        async with be.provider(on_retry=reporter.retrying(job.local_id)) as provider:
             if job.state != "done":
                 job = await jobs.refresh(ledger, provider, job)
             jobs.raise_if_failed(job)

@@ -287,10 +287,11 @@ def _run(
         for i in range(variants)
     ]
     for i, job in enumerate(created):
-        reporter.add(job.local_id, job.local_id if variants == 1 else f"[{i + 1}/{variants}]")
+        label = job.local_id if variants == 1 else f"{job.local_id} ({i + 1}/{variants})"
+        reporter.add(job.local_id, label)
 
     async def one(job: JobRecord) -> ClipResult | JobRecord:
-        async with be.provider() as provider:
+        async with be.provider(on_retry=reporter.retrying(job.local_id)) as provider:
             job = await jobs.submit(ledger, provider, job, request, reporter)
             if no_wait:
                 return job
@@ -304,20 +305,38 @@ def _run(
     async def all_jobs() -> list[ClipResult | JobRecord | BaseException]:
         return await asyncio.gather(*(one(job) for job in created), return_exceptions=True)
 
+    ids = [job.local_id for job in created]
     try:
-        outcomes = asyncio.run(all_jobs())
-    except KeyboardInterrupt:
-        raise _interrupted(ledger, [job.local_id for job in created]) from None
-    if any(isinstance(o, KeyboardInterrupt | asyncio.CancelledError) for o in outcomes):
-        raise _interrupted(ledger, [job.local_id for job in created])
+        try:
+            outcomes = asyncio.run(all_jobs())
+        except KeyboardInterrupt:
+            raise _interrupted(ledger, ids) from None
+        if any(isinstance(o, KeyboardInterrupt | asyncio.CancelledError) for o in outcomes):
+            raise _interrupted(ledger, ids)
+    finally:
+        if be.name == "sandbox":
+            _sandbox_gone(ledger, ids)
     return ledger, [(job.local_id, o) for job, o in zip(created, outcomes, strict=True)]
 
 
+def _sandbox_gone(ledger: Ledger, ids: list[str]) -> None:
+    """The built-in sandbox stops with this command: its unfinished jobs end with it."""
+    for local_id in ids:
+        job = ledger.get(local_id)
+        if job is not None and job.state in ("created", "pending", "done"):
+            ledger.update(
+                local_id,
+                state="expired",
+                error_code="sandbox_stopped",
+                error_message="the built-in sandbox stopped before the clip was saved",
+            )
+
+
 def _interrupted(ledger: Ledger, ids: list[str]) -> Exception:
-    """Ctrl-C: keep every job findable and say how to pick each one up."""
+    """Ctrl-C: keep every job findable and say, in one command, how to pick them up."""
     from grokvid.api import errors
 
-    lines = []
+    unknown, resumable = [], []
     for local_id in ids:
         job = ledger.get(local_id)
         if job is None:
@@ -325,8 +344,14 @@ def _interrupted(ledger: Ledger, ids: list[str]) -> Exception:
         if job.state == "created":
             # The POST may have been in flight: we cannot know whether it was billed.
             ledger.update(local_id, state="submit-unknown", error_message="interrupted")
-            lines.append(f"{local_id} (submit outcome unknown)")
-        elif job.request_id and not job.terminal:
-            lines.append(f"{local_id}: grokvid download {local_id} --wait")
-    where = "; ".join(lines) if lines else "no job was submitted"
-    return errors.Interrupted(f"The jobs go on at the service. Resume: {where}", job_ids=ids)
+            unknown.append(local_id)
+        elif job.request_id and not job.terminal and job.provider != "sandbox":
+            resumable.append(local_id)
+    parts = []
+    if resumable:
+        parts.append(f"resume with: grokvid download {' '.join(resumable)} --wait")
+    if unknown:
+        parts.append(f"submit outcome unknown for {', '.join(unknown)}")
+    if not parts:
+        parts.append("nothing to resume")
+    return errors.Interrupted("; ".join(parts), job_ids=ids)

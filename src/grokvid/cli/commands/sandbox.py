@@ -219,7 +219,9 @@ def _fault_summary(config: SandboxConfig) -> str:
 def _log_requests(quiet: bool) -> None:
     import logging
 
-    handler = logging.StreamHandler(sys.stderr)
+    from grokvid.cli.render import StderrHandler
+
+    handler = StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
     logger = logging.getLogger("grokvid.sandbox")
     logger.handlers[:] = [handler]

@@ -19,7 +19,9 @@ STATES = "created, submit-unknown, rejected, pending, done, downloaded, failed, 
 def status(
     ids: Annotated[
         list[str] | None,
-        typer.Argument(help="Local ids (gv-…) or request ids, or a unique prefix of either."),
+        typer.Argument(
+            metavar="[ID...]", help="Local ids (gv-…) or request ids, or a unique prefix of either."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Jobs to list.")] = 20,
     state: Annotated[
