@@ -32,7 +32,7 @@ class PollSchedule:
         else:
             remaining = estimate - elapsed
             # Before the estimate: half the time left. Past it: back off with the overrun.
-            delay = remaining / 2 if remaining > self.minimum else self.minimum - 0.25 * remaining
+            delay = remaining / 2 if remaining > self.minimum else self.minimum - 0.5 * remaining
         return max(self.minimum, min(self.maximum, delay))
 
     def _estimate_total(self) -> float | None:
