@@ -24,7 +24,6 @@ MIN_DURATION = 1
 MAX_DURATION = 15
 MAX_PROMPT_CHARS = 10_000
 PROMPT_WARN_CHARS = 4_096
-MAX_VARIANTS = 4
 
 ASPECT_RATIOS: tuple[str, ...] = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
 RESOLUTIONS: tuple[str, ...] = ("480p", "720p", "1080p")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -27,7 +27,6 @@ class JobStatus(BaseModel):
     cost_usd_ticks: int | None = None
     error_code: str | None = None
     error_message: str | None = None
-    raw: dict[str, Any] = {}
 
 
 class Provider(Protocol):

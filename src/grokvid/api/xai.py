@@ -159,7 +159,6 @@ def parse_status(request_id: str, data: dict[str, Any]) -> JobStatus:
         "model": data.get("model"),
         "progress": data.get("progress") if isinstance(data.get("progress"), int) else None,
         "cost_usd_ticks": usage.get("cost_in_usd_ticks"),
-        "raw": data,
     }
     if status == "done":
         url = video.get("url") or None
