@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,28 +15,6 @@ from grokvid.sandbox import SandboxConfig, SandboxServer
 
 KEY = "xai-test-SECRET-zq81kk2"
 FOX = "a red fox trotting through fresh snow"
-
-
-@pytest.fixture(scope="module")
-def clip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("clips")
-
-
-@pytest.fixture
-def server(clip_cache: Path) -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(render_seconds=0.3, clip_cache_dir=clip_cache), port=0) as srv:
-        yield srv
-
-
-@pytest.fixture
-def env(server: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A user with a key, pointed at the sandbox, working in an empty directory."""
-    monkeypatch.setenv("GROKVID_BASE_URL", server.base_url)
-    monkeypatch.setenv("XAI_API_KEY", KEY)
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    return work
 
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, str, str]:
@@ -279,8 +256,9 @@ def test_plain_http_remote_base_url_is_refused(env: Path, monkeypatch: pytest.Mo
 
 
 def test_the_key_never_reaches_output_metadata_ledger_or_debug_log(
-    env: Path, server: SandboxServer, grokvid_env: Path
+    env: Path, server: SandboxServer, grokvid_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("XAI_API_KEY", KEY)
     code, stdout, stderr = invoke("--debug", "generate", "--json", "-d", "1", FOX)
     assert code == 0, stderr
     assert "grokvid debug:" in stderr and "POST" in stderr

@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from grokvid.cli.main import app
-from grokvid.sandbox import SandboxConfig, SandboxServer
+from grokvid.sandbox import SandboxServer
 
 FOX = "a red fox trotting through fresh snow"
-
-
-@pytest.fixture(scope="module")
-def clip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("clips")
-
-
-@pytest.fixture
-def server(clip_cache: Path) -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(render_seconds=0.3, clip_cache_dir=clip_cache), port=0) as s:
-        yield s
-
-
-@pytest.fixture
-def env(server: SandboxServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("GROKVID_BASE_URL", server.base_url)
-    monkeypatch.setenv("XAI_API_KEY", "xai-test-key")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
