@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from grokvid.cli.main import app
-from grokvid.sandbox import SandboxServer
+from grokvid.sandbox import SandboxConfig, SandboxServer
 
 FOX = "a red fox trotting through fresh snow"
 
@@ -123,3 +124,34 @@ def test_rejected_job_status_exits_4(env: Path) -> None:
     assert code == 4 and "rejected" in stdout
     code, stdout, stderr = invoke("download", job)
     assert code == 4 and "not accepted" in stderr
+
+
+def test_a_missing_sidecar_is_rewritten_and_a_foreign_file_is_not_adopted(env: Path) -> None:
+    job = submit(FOX)
+    clip = Path(invoke("download", job, "--wait")[1].strip())
+    sidecar = clip.with_suffix(".json")
+    first = json.loads(sidecar.read_text())
+    sidecar.unlink()
+    code, stdout, stderr = invoke("download", job)
+    assert code == 0, stderr
+    assert json.loads(sidecar.read_text())["file"] == first["file"]
+    sidecar.unlink()
+    clip.write_bytes(b"\x00\x00\x00\x18ftypisom not the clip")
+    code, stdout, stderr = invoke("download", job)
+    assert code == 2 and "sha256 differs" in stderr
+    assert not sidecar.exists()
+
+
+def test_an_unknown_request_id_is_not_offered_a_resume(
+    env: Path, server: SandboxServer, monkeypatch: pytest.MonkeyPatch, clip_cache: Path
+) -> None:
+    job = submit(FOX)
+    with SandboxServer(SandboxConfig(render_seconds=0.1, clip_cache_dir=clip_cache)) as other:
+        monkeypatch.setenv("GROKVID_BASE_URL", other.base_url)
+        from grokvid.api.ledger import Ledger
+
+        Ledger().update(job, base_url=other.base_url)
+        code, stdout, stderr = invoke("download", job, "--wait")
+    assert code == 4
+    assert "No video generation request" in stderr or "not-found" in stderr or "404" in stderr
+    assert "grokvid download" not in stderr

@@ -360,6 +360,19 @@ def test_store_is_bounded_and_evicts_finished_jobs_first(sandbox_clip_cache: Pat
     assert poll(app, slow)["status"] == "pending"
 
 
+def test_a_store_full_of_unfinished_jobs_refuses_new_ones_instead_of_dropping_them(
+    sandbox_clip_cache: Path,
+) -> None:
+    app = create_app(SandboxConfig(render_seconds=60, max_jobs=2))
+    kept = [submit(app, headers=NO_RENDER) for _ in range(2)]
+    refused = call(app, "POST", SUBMIT, json={"prompt": "one more"}, headers=NO_RENDER)
+    assert refused.status_code == 429
+    assert (
+        refused.json()["code"] == "resource-exhausted" and "--max-jobs" in refused.json()["error"]
+    )
+    assert [poll(app, request_id)["status"] for request_id in kept] == ["pending", "pending"]
+
+
 def test_request_log_counts_every_request(app: SandboxApp) -> None:
     request_id = submit(app, headers=NO_RENDER)
     poll(app, request_id)
@@ -385,3 +398,12 @@ def test_lifespan_is_answered(app: SandboxApp) -> None:
 
     asyncio.run(app({"type": "lifespan"}, receive, send))
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+@pytest.mark.parametrize("field", [{"generate_audio": "yes"}, {"generate_audio": 0}])
+def test_loose_types_are_refused_as_a_typed_service_would(
+    app: SandboxApp, field: dict[str, Any]
+) -> None:
+    response = call(app, "POST", SUBMIT, json={**FOX, **field})
+    assert response.status_code == 422
+    assert "generate_audio" in response.json()["error"]

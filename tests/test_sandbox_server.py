@@ -220,3 +220,19 @@ def test_generic_asgi_app(odd_server: int) -> None:
         with pytest.raises(httpx.RemoteProtocolError):
             client.get("/drop-mid-body")
         assert client.get("/stream").status_code == 200  # the server lives on
+
+
+def test_a_client_hanging_up_mid_body_is_not_a_server_error(server: SandboxServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(post(BODY[:10], "Content-Length: 100"))
+        sock.shutdown(socket.SHUT_WR)
+        answer = read(sock, b"")
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer
+    assert all(entry.status != 500 for entry in server.app.request_log)
+    assert httpx.get(server.base_url + "/_sandbox/health").status_code == 200
+
+
+def test_broken_chunked_framing_gets_a_400(server: SandboxServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(post(b"ZZ\r\n", "Transfer-Encoding: chunked"))
+        assert read(sock, b"\r\n").startswith(b"HTTP/1.1 400")

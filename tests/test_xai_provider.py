@@ -297,3 +297,10 @@ def test_retry_after_is_capped() -> None:
 
     assert Backoff().wait(0, 86_400) == RETRY_AFTER_CAP
     assert Backoff().wait(0, 3) >= 3
+
+
+def test_retry_after_as_an_http_date_without_a_zone_is_read_as_utc() -> None:
+    from grokvid.api.retry import retry_after_seconds
+
+    response = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 -0000"})
+    assert retry_after_seconds(response) == 0.0

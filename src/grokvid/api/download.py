@@ -187,20 +187,28 @@ def _exclusive(part: Path) -> Iterator[None]:
         yield
         return
     lock = part.with_name(part.name + ".lock")
-    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
+    while True:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise errors.NetworkError(
                 f"{part.name.removesuffix('.part')} is being downloaded by another grokvid "
                 "process: wait for it to finish, then run the command again."
             ) from None
         try:
-            yield
-        finally:
-            lock.unlink(missing_ok=True)
+            # The holder before us may have removed the lock file as we opened it: a lock on
+            # a removed file guards nothing, so take the lock again on the file now there.
+            if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
+        yield
     finally:
+        lock.unlink(missing_ok=True)
         os.close(fd)
 
 

@@ -312,7 +312,7 @@ async def finish(
 def resume_hint(job: JobRecord) -> str:
     """How to pick a paid job up again, said the same way by every message."""
     if job.provider == "sandbox":
-        return f"Job {job.local_id} ran on the built-in sandbox, which stops with this command."
+        return f"Job {job.local_id} ran on the built-in sandbox, which stops with its command."
     return f"Job {job.local_id} goes on at the service: grokvid download {job.local_id} --wait"
 
 
@@ -321,7 +321,12 @@ def resumable(job: JobRecord) -> Iterator[None]:
     """After a job is paid for, every failure that can be retried says how to pick it up."""
     try:
         yield
-    except (errors.NetworkError, errors.APIError, errors.WaitTimeout) as exc:
+    except (
+        errors.NetworkError,
+        errors.RateLimited,
+        errors.ServerError,
+        errors.WaitTimeout,
+    ) as exc:
         if job.local_id not in exc.message:
             exc.message = f"{exc.message.rstrip('.')}. {resume_hint(job)}"
         raise

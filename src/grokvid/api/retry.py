@@ -51,4 +51,6 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         return None
     from datetime import UTC, datetime
 
+    if when.tzinfo is None:  # "-0000" means UTC with no zone named
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -15,12 +15,12 @@ import dataclasses
 import importlib
 import json
 import logging
+import queue
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -82,6 +82,47 @@ def require_extra() -> None:
             raise SandboxUnavailable(INSTALL_HINT) from exc
 
 
+class _DaemonPool:
+    """Render workers that never hold up the process's exit.
+
+    A ThreadPoolExecutor is joined at interpreter exit, so Ctrl-C on `generate --sandbox`
+    would wait for a render nobody needs any more; these daemon threads are simply dropped.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._workers = workers
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, name="sandbox-render", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        self._tasks.put((fn, args))
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+        for _ in self._threads:
+            self._tasks.put(None)
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None and not self._closed:
+            fn, args = task
+            try:
+                fn(*args)
+            except Exception:  # a worker must outlive one bad task
+                log.exception("sandbox render task failed")
+
+
 def create_app(config: SandboxConfig | None = None) -> SandboxApp:
     """A new sandbox (its own jobs, faults and log). Raises SandboxUnavailable without the extra."""
     require_extra()
@@ -118,7 +159,7 @@ class SandboxApp:
         self._rng = random.Random(f"{config.seed}:jobs" if seeded else None)
         self._rng_lock = threading.Lock()
         self._seeded = seeded
-        self._renderer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-render")
+        self._renderer = _DaemonPool(workers=2)
 
     def jobs(self) -> list[JobInfo]:
         """A snapshot of every job the store holds, oldest first."""
@@ -129,7 +170,7 @@ class SandboxApp:
 
     def close(self) -> None:
         """Stop rendering; jobs still rendering stay pending forever."""
-        self._renderer.shutdown(wait=False, cancel_futures=True)
+        self._renderer.shutdown()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -263,7 +304,13 @@ class SandboxApp:
             render_seconds=sticky.render if sticky.render is not None else self._render_time(),
             faults=sticky,
         )
-        self._store.add(job)
+        if not self._store.add(job):
+            return error_response(
+                429,
+                "resource-exhausted",
+                f"The sandbox holds {self.config.max_jobs} unfinished jobs (--max-jobs): "
+                "wait for some to finish.",
+            )
         if job.renders:
             prompt = faults_in_prompt(params["prompt"])[0] or "image-to-video"
             self._renderer.submit(self._render, job.request_id, prompt, params)

@@ -28,6 +28,7 @@ log = logging.getLogger("grokvid.sandbox")
 
 READ_BYTES = 64 * 1024
 KEEP_ALIVE_SECONDS = 75.0
+BODY_TIMEOUT_SECONDS = 30.0  # longest silence while reading a body or writing to a client
 MAX_HEADER_BYTES = 64 * 1024
 MAX_DRAIN_BYTES = 1024 * 1024  # request body left unread by the app that we still swallow
 
@@ -63,6 +64,10 @@ class HTTPServer:
         task.add_done_callback(self._connections.discard)
 
 
+class _ClientGone(Exception):
+    """The client stopped sending its request body (closed, stalled or broke the framing)."""
+
+
 class _Connection:
     def __init__(
         self, app: ASGIApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -76,7 +81,8 @@ class _Connection:
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(self._next_event(), KEEP_ALIVE_SECONDS)
+                    async with asyncio.timeout(KEEP_ALIVE_SECONDS):
+                        event = await self._next_event()
                 except TimeoutError:
                     return
                 if not isinstance(event, h11.Request):
@@ -104,7 +110,11 @@ class _Connection:
         data = self.conn.send(event)
         if data:
             self.writer.write(data)
-            await self.writer.drain()
+            # A reader that stopped reading must not pin the connection forever
+            # (TimeoutError is an OSError: the connection is closed). asyncio.timeout, not
+            # wait_for: on 3.11 wait_for can swallow a cancel, and stop() would hang.
+            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                await self.writer.drain()
 
     async def _reject(self, exc: h11.RemoteProtocolError) -> None:
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
@@ -172,7 +182,12 @@ class _Connection:
                 return {"type": "http.disconnect"}
             if self.conn.they_are_waiting_for_100_continue:
                 await self._write(h11.InformationalResponse(status_code=100, headers=[]))
-            event = await self._next_event()
+            try:
+                async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                    event = await self._next_event()
+            except (h11.RemoteProtocolError, TimeoutError) as exc:
+                # The client stalled, hung up mid-body or sent broken framing: not an app crash.
+                raise _ClientGone(str(exc)) from exc
             if isinstance(event, h11.Data):
                 return {"type": "http.request", "body": bytes(event.data), "more_body": True}
             body_done = True
@@ -207,6 +222,10 @@ class _Connection:
             await self.app(scope, receive, send)
         except DropConnection:
             # Before the response started: not a byte. Mid-body: the client sees it cut short.
+            return False
+        except _ClientGone as exc:
+            if not started and isinstance(exc.__cause__, h11.RemoteProtocolError):
+                await self._reject(exc.__cause__)  # broken framing: 400 (harmless if gone)
             return False
         except (ConnectionError, OSError):
             return False

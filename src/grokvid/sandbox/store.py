@@ -119,13 +119,18 @@ class JobStore:
         with self._lock:
             return len(self._jobs)
 
-    def add(self, job: Job) -> None:
+    def add(self, job: Job) -> bool:
+        """Store a new job; False (nothing stored) when every slot holds an unfinished job."""
         now = time.time()
         with self._lock:
             self._forget_old(now)
             while len(self._jobs) >= self._max:
-                del self._jobs[self._victim(now)]
+                victim = self._victim(now)
+                if victim is None:
+                    return False
+                del self._jobs[victim]
             self._jobs[job.request_id] = job
+            return True
 
     def finish_render(self, request_id: str, clip: Path | None, error: str | None) -> None:
         with self._lock:
@@ -204,8 +209,9 @@ class JobStore:
         for key in stale:
             del self._jobs[key]
 
-    def _victim(self, now: float) -> str:
+    def _victim(self, now: float) -> str | None:
+        """The oldest finished job; a pending one is never dropped (its client would get 404)."""
         for key, job in self._jobs.items():
             if job.state(now, self._ttl) != "pending":
                 return key
-        return next(iter(self._jobs))
+        return None

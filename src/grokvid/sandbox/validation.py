@@ -64,7 +64,8 @@ def validate_submit(
     if image_only:
         known["prompt"] = _IMAGE_ONLY_PROMPT
     try:
-        request = VideoRequest.model_validate(known)
+        # Strict, as a typed JSON service is: "yes" is not a boolean, "8" is not a number.
+        request = VideoRequest.model_validate(known, strict=True)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"

@@ -127,16 +127,24 @@ async def _already_here(
     ledger: Ledger, job: JobRecord, dest: Path, reporter: Reporter
 ) -> ClipResult:
     """The clip is on disk: print it; rewrite a missing sidecar from the file itself."""
-    from grokvid.api import jobs, metadata
+    from grokvid.api import errors, jobs, metadata
     from grokvid.api.download import DownloadResult, sha256_of
 
+    dest = dest.absolute()
     sidecar = metadata.sidecar_path(dest)
     if sidecar.exists():
-        return jobs.ClipResult(job=job, path=dest.absolute(), metadata_path=sidecar.absolute())
+        return jobs.ClipResult(job=job, path=dest, metadata_path=sidecar)
+    digest = sha256_of(dest)
+    if job.sha256 and digest != job.sha256:
+        raise errors.ValidationError(
+            f"{dest} is not the clip this job downloaded (its sha256 differs): pass --force "
+            "to fetch the clip again, or use --output-dir.",
+            "output",
+        )
     result = DownloadResult(
         path=dest,
         bytes=dest.stat().st_size,
-        sha256=sha256_of(dest),
+        sha256=digest,
         content_type=None,
         resumed_from=0,
     )

@@ -341,7 +341,7 @@ def _interrupted(ledger: Ledger, ids: list[str]) -> Exception:
         job = ledger.get(local_id)
         if job is None:
             continue
-        if job.state == "created":
+        if job.state == "created" and job.provider != "sandbox":
             # The POST may have been in flight: we cannot know whether it was billed.
             ledger.update(local_id, state="submit-unknown", error_message="interrupted")
             unknown.append(local_id)
