@@ -172,8 +172,9 @@ def raise_if_failed(job: JobRecord) -> None:
         }[job.state]
         detail = f": {job.error_message}" if job.error_message else ""
         code = f" [{job.error_code}]" if job.error_code and job.state == "failed" else ""
+        request = f" (request {job.request_id})" if job.request_id else ""
         raise errors.JobFailed(
-            f"Job {job.local_id} (request {job.request_id}) {what}{code}{detail}",
+            f"Job {job.local_id}{request} {what}{code}{detail}",
             state=job.state,
             request_id=job.request_id,
             code=job.error_code,
