@@ -27,7 +27,7 @@ _grokvid_options() {
         "config set") _grokvid_reply="--help -h" ;;
         "config unset") _grokvid_reply="--help -h" ;;
         "download") _grokvid_reply="--force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
-        "generate") _grokvid_reply="--aspect-ratio --base-url --dry-run --duration --force --help --json --model --no-audio --no-wait --output --output-dir --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
+        "generate") _grokvid_reply="--aspect-ratio --base-url --dry-run --duration --force --help --image --json --model --no-audio --no-wait --output --output-dir --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
         "sandbox") _grokvid_reply="--help -h" ;;
         "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
         "status") _grokvid_reply="--help --json --limit --no-refresh --state -h" ;;
@@ -43,6 +43,7 @@ _grokvid_option() {
         "generate|--aspect-ratio" | "generate|-a") _grokvid_kind=words _grokvid_reply="1:1 16:9 9:16 4:3 3:4 3:2 2:3" ;;
         "generate|--base-url") _grokvid_kind=any ;;
         "generate|--duration" | "generate|-d") _grokvid_kind=any ;;
+        "generate|--image") _grokvid_kind=file ;;
         "generate|--model" | "generate|-m") _grokvid_kind=words _grokvid_reply="grok-imagine-video grok-imagine-video-1.5 grok-imagine-video-1.5-lite" ;;
         "generate|--output" | "generate|-o") _grokvid_kind=file ;;
         "generate|--output-dir") _grokvid_kind=dir ;;

@@ -8,7 +8,7 @@
 # if $argv[2] is given, that many arguments follow it there ("1" exactly, "0+" at least).
 function __grokvid_at
     set -l subcommands 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'generate' 'sandbox' 'sandbox serve' 'status'
-    set -l takes_value 'download|--output-dir' 'download|--timeout' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--duration' 'generate|-d' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
+    set -l takes_value 'download|--output-dir' 'download|--timeout' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l path ''
@@ -126,6 +126,7 @@ complete -c grokvid -n '__grokvid_at "generate"' -l dry-run -d 'Print the reques
 complete -c grokvid -n '__grokvid_at "generate"' -l duration -s d -x -d 'Seconds, 1-15 [default: 8].'
 complete -c grokvid -n '__grokvid_at "generate"' -l force -d 'Overwrite existing files.'
 complete -c grokvid -n '__grokvid_at "generate"' -l help -s h -d 'Show this message and exit.'
+complete -c grokvid -n '__grokvid_at "generate"' -l image -r -F -d 'Image-to-video: animate this PNG/JPEG/WebP file or https:// URL (the prompt is then optional).'
 complete -c grokvid -n '__grokvid_at "generate"' -l json -d 'Print one JSON object per clip on stdout.'
 complete -c grokvid -n '__grokvid_at "generate"' -l model -s m -x -a 'grok-imagine-video\\t"model" grok-imagine-video-1.5\\t"model" grok-imagine-video-1.5-lite\\t"model"' -d 'Model [default: grok-imagine-video].'
 complete -c grokvid -n '__grokvid_at "generate"' -l no-audio -d 'Ask for a silent clip (generate_audio=false).'

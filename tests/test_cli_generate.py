@@ -366,3 +366,46 @@ def test_a_sandbox_job_cut_short_ends_with_the_sandbox(
     assert "built-in sandbox" in stderr and "grokvid download" not in stderr
     view = json.loads(invoke("status", "--json")[1])
     assert view["state"] == "expired" and view["error"]["code"] == "sandbox_stopped"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_image_to_video_from_a_local_file(env: Path, server: SandboxServer) -> None:
+    (env / "still.png").write_bytes(PNG)
+    code, stdout, stderr = invoke("generate", "--image", "still.png", "-d", "1")
+    assert code == 0, stderr
+    clip = Path(stdout.strip())
+    assert clip.name.startswith("still-")
+    (job,) = server.app.jobs()
+    sent = job.params["image"]["url"]
+    assert sent.startswith("data:image/png;base64,") and len(sent) > 80
+    meta = json.loads(clip.with_suffix(".json").read_text())
+    assert meta["request"]["image"] == {
+        "file": str(env / "still.png"),
+        "type": "image/png",
+        "bytes": len(PNG),
+        "sha256": hashlib.sha256(PNG).hexdigest(),
+    }, "the sidecar describes the image instead of carrying its base64"
+
+
+def test_image_url_is_sent_as_given_with_the_prompt(env: Path) -> None:
+    url = "https://example.com/heron.jpg"
+    code, stdout, _ = invoke("generate", "--dry-run", "--image", url, "the heron takes off")
+    assert code == 0
+    body = json.loads(stdout)["body"]
+    assert body["image"] == {"url": url} and body["prompt"] == "the heron takes off"
+    assert "image_url" not in body
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [("notes.txt", "not a PNG"), ("missing.png", "Cannot read"), ("http://x.test/a.png", "https")],
+)
+def test_bad_images_exit_2_before_sending(
+    env: Path, server: SandboxServer, source: str, says: str
+) -> None:
+    (env / "notes.txt").write_text("hello")
+    code, stdout, stderr = invoke("generate", "--image", source, FOX)
+    assert code == 2 and says in stderr and "--image" in stderr
+    assert posts(server) == 0

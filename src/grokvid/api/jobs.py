@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from grokvid.api import errors, metadata
 from grokvid.api.download import DownloadResult, download_clip
@@ -91,19 +92,29 @@ def create_job(
     output_dir: Path,
     batch_id: str | None = None,
     variant: int | None = None,
+    image_record: dict[str, Any] | None = None,
 ) -> JobRecord:
-    """Write the ledger row (state `created`) before any money can be spent."""
+    """Write the ledger row (state `created`) before any money can be spent.
+
+    `image_record` describes an image-to-video source in the ledger instead of its base64.
+    """
+    params = request.body()
+    if image_record is not None:
+        params["image"] = image_record
     job = ledger.create(
         provider=provider,
         base_url=base_url,
         model=request.model,
         prompt=request.prompt,
-        params=request.body(),
+        params=params,
         estimated_cost_usd=request.estimated_cost_usd,
         batch_id=batch_id,
         variant=variant,
     )
-    path = output if output is not None else output_dir / clip_name(request.prompt, job.local_id)
+    hint = request.prompt
+    if not hint.strip() and image_record is not None:
+        hint = Path(str(image_record.get("file", "image"))).stem
+    path = output if output is not None else output_dir / clip_name(hint, job.local_id)
     return ledger.update(job.local_id, output_path=str(path.absolute()))
 
 

@@ -106,8 +106,15 @@ class VideoRequest(BaseModel):
     user: str | None = None
 
     def body(self) -> dict[str, Any]:
-        """The JSON body of `POST /v1/videos/generations`."""
-        return self.model_dump(exclude_none=True)
+        """The JSON body of `POST /v1/videos/generations`.
+
+        An image-to-video request without words leaves the prompt out: it is required for
+        text-to-video only.
+        """
+        body = self.model_dump(exclude_none=True)
+        if self.image is not None and not self.prompt.strip():
+            del body["prompt"]
+        return body
 
     @property
     def estimated_cost_usd(self) -> float | None:
@@ -126,7 +133,7 @@ def check_request(request: VideoRequest) -> list[str]:
     """
     warnings: list[str] = []
     prompt = request.prompt
-    if not prompt.strip():
+    if not prompt.strip() and request.image is None:
         raise ValidationError("The prompt is empty: give a text describing the clip.", "prompt")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValidationError(
@@ -169,9 +176,7 @@ def check_request(request: VideoRequest) -> list[str]:
             f"{', '.join(info.resolutions)}, or a model that does (e.g. grok-imagine-video-1.5).",
             "resolution",
         )
-    if request.image is not None and not request.image.url.startswith(
-        ("https://", "http://", "data:image/")
-    ):
+    if request.image is not None and not request.image.url.startswith(("https://", "data:image/")):
         raise ValidationError(
             "The image must be an https:// URL or a data:image/...;base64 URI.", "image"
         )

@@ -161,7 +161,9 @@ def _typed(param: Any, names: Sequence[str]) -> Values:
         is_path = type_name in ("path", "directory", "file", "filename")
         dir_only = type_name == "directory"
     if not is_path:
-        return Values()
+        # A str option that takes a file or a URL says so in its metavar (--image FILE|URL).
+        metavar = str(getattr(param, "metavar", "") or "")
+        return Values("file") if "FILE" in metavar.split("|") else Values()
     # A plain `Path` can't say it wants a directory; the option's name can (--output-dir).
     return Values("dir" if dir_only or any(n.endswith("-dir") for n in names) else "file")
 

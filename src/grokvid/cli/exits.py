@@ -65,6 +65,7 @@ OPTION_FOR_FIELD = {
     "output": "--output",
     "output_dir": "--output-dir",
     "base_url": "--base-url",
+    "image": "--image",
     "state": "--state",
     "no_wait": "--no-wait",
 }

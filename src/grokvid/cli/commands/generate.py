@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -43,6 +43,15 @@ def generate(
     aspect_ratio: Annotated[
         str | None,
         typer.Option("--aspect-ratio", "-a", help="1:1 16:9 9:16 4:3 3:4 3:2 2:3 [default: 16:9]."),
+    ] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            metavar="FILE|URL",
+            help="Image-to-video: animate this PNG/JPEG/WebP file or https:// URL "
+            "(the prompt is then optional).",
+        ),
     ] = None,
     no_audio: Annotated[
         bool, typer.Option("--no-audio", help="Ask for a silent clip (generate_audio=false).")
@@ -115,7 +124,12 @@ def generate(
             "base_url": base_url,
         }
     )
-    text = _read_prompt(prompt, prompt_file)
+    source, image_record = (None, None)
+    if image is not None:
+        from grokvid.api.images import load_image
+
+        source, image_record = load_image(image)
+    text = _read_prompt(prompt, prompt_file, optional=image is not None)
     request = VideoRequest(
         model=cfg.model,
         prompt=text,
@@ -123,6 +137,7 @@ def generate(
         aspect_ratio=cfg.aspect_ratio,
         resolution=cfg.resolution,
         generate_audio=cfg.generate_audio,
+        image=source,
     )
     warnings = check_request(request)
     if output is not None and variants > 1:
@@ -138,14 +153,14 @@ def generate(
     for warning in warnings:
         render.note(f"warning: {warning}", quiet=quiet)
     if dry_run:
-        _dry_run(request, variants)
+        _dry_run(request, variants, image_record)
         return
     folder = (cfg.output_dir or Path.cwd()).expanduser()
     _check_output(output, folder, force)
     with session.backend(cfg, sandbox=sandbox) as be, render.Reporter(quiet=quiet) as reporter:
         render.note(_plan(be, request, variants, no_wait), quiet=quiet)
         ledger, outcomes = _run(
-            be, request, variants, output, folder, force, no_wait, timeout, reporter
+            be, request, image_record, variants, output, folder, force, no_wait, timeout, reporter
         )
     code = render.report_outcomes(ledger, list(outcomes), json_out)
     if code:
@@ -174,7 +189,7 @@ def _plan(be: Backend, request: VideoRequest, variants: int, no_wait: bool) -> s
     return f"requesting {clips} from {where}: {request.model}, {spec} ({price}){then}"
 
 
-def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
+def _read_prompt(prompt: str | None, prompt_file: Path | None, *, optional: bool = False) -> str:
     from grokvid.api import errors
 
     if prompt is not None and prompt_file is not None:
@@ -194,6 +209,8 @@ def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
                 f"Cannot read --prompt-file {prompt_file}: {reason}.", "prompt_file"
             ) from exc
     if sys.stdin is None or sys.stdin.isatty():
+        if optional:
+            return ""
         raise errors.ValidationError(
             'No prompt: give one as an argument (grokvid generate "a red fox ..."), '
             "with --prompt-file PATH, or on stdin.",
@@ -202,18 +219,25 @@ def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
     return sys.stdin.read()
 
 
-def _dry_run(request: VideoRequest, variants: int) -> None:
+def _dry_run(request: VideoRequest, variants: int, image_record: dict[str, Any] | None) -> None:
     import json
 
     from grokvid.cli.render import out
 
+    body = request.body()
+    if image_record is not None and "file" in image_record:
+        # Not megabytes of base64 on the screen: what would be inlined, and from where.
+        body["image"] = {
+            "url": f"data:{image_record['type']};base64,… ({image_record['bytes']:,} bytes of "
+            f"{image_record['file']})"
+        }
     cost = request.estimated_cost_usd
     out(
         json.dumps(
             {
                 "method": "POST",
                 "path": "/v1/videos/generations",
-                "body": request.body(),
+                "body": body,
                 "requests": variants,
                 "estimated_cost_usd": None if cost is None else round(cost * variants, 4),
             },
@@ -257,6 +281,7 @@ Outcome = tuple[str, "ClipResult | JobRecord | BaseException"]
 def _run(
     be: Backend,
     request: VideoRequest,
+    image_record: dict[str, Any] | None,
     variants: int,
     output: Path | None,
     folder: Path,
@@ -283,6 +308,7 @@ def _run(
             output_dir=folder,
             batch_id=batch,
             variant=i,
+            image_record=image_record,
         )
         for i in range(variants)
     ]
