@@ -129,7 +129,7 @@ def test_prompt_sources(env: Path, server: SandboxServer) -> None:
     assert code == 0 and json.loads(stdout)["body"]["prompt"].startswith("a heron\nlifting")
     code, stdout, _ = invoke("generate", "--dry-run", "--prompt-file", "-", input="from stdin")
     assert code == 0 and json.loads(stdout)["body"]["prompt"] == "from stdin"
-    code, stdout, _ = invoke("generate", "--dry-run", input="piped prompt")
+    code, stdout, _ = invoke("generate", "--dry-run", input="piped prompt\n")
     assert code == 0 and json.loads(stdout)["body"]["prompt"] == "piped prompt"
     code, _, stderr = invoke("generate", "--dry-run", "--prompt-file", "prompt.txt", "arg")
     assert code == 2 and "not both" in stderr

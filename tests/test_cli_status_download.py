@@ -155,3 +155,25 @@ def test_an_unknown_request_id_is_not_offered_a_resume(
     assert code == 4
     assert "No video generation request" in stderr or "not-found" in stderr or "404" in stderr
     assert "grokvid download" not in stderr
+
+
+@pytest.mark.parametrize("ident", ["gv", "gv-", "gv-a"])
+def test_too_short_ids_say_so(env: Path, ident: str) -> None:
+    code, stdout, stderr = invoke("status", ident)
+    assert code == 2 and "too short" in stderr
+
+
+def test_a_builtin_sandbox_clip_cannot_be_fetched_again_and_says_so_at_once(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GROKVID_BASE_URL")
+    monkeypatch.setenv("GROKVID_SANDBOX_RENDER_SECONDS", "0.2")
+    code, stdout, stderr = invoke("generate", "--sandbox", "--json", "-d", "1", FOX)
+    assert code == 0, stderr
+    view = json.loads(stdout)
+    Path(view["path"]).unlink()
+    code, stdout, stderr = invoke("status", view["id"])
+    assert "(missing:" in stdout
+    code, stdout, stderr = invoke("download", view["id"])
+    assert code == 6
+    assert "built-in sandbox" in stderr and "Generate it again" in stderr

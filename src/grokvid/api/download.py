@@ -236,7 +236,7 @@ async def _with_retries(fetch: _Fetch, backoff: Backoff) -> DownloadResult:
                 f"The {size:,} bytes received are kept in {fetch.part}; the next download "
                 "of this clip resumes from there."
                 if size
-                else "Try again later with `grokvid download ID`."
+                else "Try again later."
             )
             raise errors.NetworkError(
                 f"Could not download the clip from {fetch.host} after {tries} tries: "

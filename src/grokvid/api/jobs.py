@@ -78,6 +78,12 @@ def slugify(text: str, max_len: int = 40) -> str:
     return slug or "clip"
 
 
+def url_host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or ""
+
+
 def clip_name(prompt: str, local_id: str) -> str:
     return f"{slugify(prompt)}-{local_id.removeprefix('gv-')[:6]}.mp4"
 
@@ -127,9 +133,12 @@ async def submit(
     except errors.SubmitUnknown as exc:
         ledger.update(job.local_id, state="submit-unknown", error_message=exc.message)
         exc.local_id = job.local_id
+        from grokvid.api.config import is_loopback
+
+        local = job.provider == "sandbox" or is_loopback(url_host(job.base_url))
         check = (
-            "the sandbox charges nothing"
-            if job.provider == "sandbox"
+            "a local server charges nothing"
+            if local
             else "check your usage at console.x.ai before retrying"
         )
         exc.message = f"{exc.message} Job {job.local_id} is marked submit-unknown; {check}."

@@ -58,6 +58,7 @@ class Reporter:
         self._tasks: dict[str, Any] = {}
         self._last: dict[str, str] = {}
         self._labels: dict[str, str] = {}
+        self._download_totals: dict[str, int] = {}
 
     def __enter__(self) -> Reporter:
         if self.live:
@@ -138,19 +139,25 @@ class Reporter:
         elif event.kind == "done":
             update = {"description": f"{label} rendered", "completed": 100}
         elif event.kind == "downloading" and event.bytes_total:
-            mb = f"{event.bytes_done or 0:,}/{event.bytes_total:,} bytes"
+            if event.local_id not in self._download_totals:
+                # A fresh bar in bytes, so elapsed, speed and time left are the download's own.
+                self._download_totals[event.local_id] = event.bytes_total
+                self._progress.reset(task, total=event.bytes_total)
+            mb = event.bytes_total / 1_000_000
             update = {
-                "description": f"{label} downloading {mb}",
-                "completed": 100 * (event.bytes_done or 0) / event.bytes_total,
+                "description": f"{label} downloading {mb:.1f} MB",
+                "completed": event.bytes_done or 0,
             }
         elif event.kind == "saved":
-            update = {"description": f"[green]✓[/] {label} saved", "completed": 100}
+            total = self._download_totals.get(event.local_id, 100)
+            update = {"description": f"[green]✓[/] {label} saved", "completed": total}
         elif event.kind in ("failed", "moderated", "expired"):
             update = {"description": f"[red]✗[/] {label} {event.kind}"}
         elif event.kind == "warning" and event.message:
             self.warn(f"{label}: {event.message}")
         elif event.kind == "retry":
-            update = {"description": f"{label} retrying ({event.message})"}
+            reason = (event.message or "").split(";")[0][:28]
+            update = {"description": f"{label} retrying ({reason})"}
         if update:
             self._progress.update(task, **update)
 
@@ -259,8 +266,8 @@ def print_jobs_table(jobs: list[JobRecord]) -> None:
             j.model,
             f"{j.params.get('duration', '?')}s {j.params.get('resolution', '')} "
             f"{j.params.get('aspect_ratio', '')}".strip(),
-            " ".join(j.prompt.split()),
-            j.output_path if j.state == "downloaded" and j.output_path else "",
+            " ".join(j.prompt.split()) or ("(image)" if "image" in j.params else ""),
+            _file_cell(j),
         )
         for j in jobs
     ]
@@ -272,7 +279,7 @@ def print_jobs_table(jobs: list[JobRecord]) -> None:
 
     # On a terminal: fixed columns padded, then the prompt and the file name share what is left.
     columns = shutil.get_terminal_size().columns
-    shown = [(*row[:-1], Path(row[-1]).name if row[-1] else "") for row in rows]
+    shown = [(*row[:-1], _file_name(row[-1])) for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in shown)) for i, h in enumerate(headers[:5])]
     if columns - sum(w + 2 for w in widths) < 40:  # narrow terminal: the model column goes
         widths[3] = 0
@@ -285,6 +292,19 @@ def print_jobs_table(jobs: list[JobRecord]) -> None:
         out("  ".join(cells).rstrip())
 
 
+def _file_name(cell: str) -> str:
+    """The table's FILE cell on a terminal: the name only, keeping a "(missing)" mark."""
+    missing = cell.startswith("(missing) ")
+    name = Path(cell.removeprefix("(missing) ")).name if cell else ""
+    return f"(missing) {name}" if missing else name
+
+
+def _file_cell(job: JobRecord) -> str:
+    if job.state != "downloaded" or not job.output_path:
+        return ""
+    return job.output_path if Path(job.output_path).exists() else f"(missing) {job.output_path}"
+
+
 def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
@@ -295,12 +315,19 @@ def print_job_detail(job: JobRecord) -> None:
     for key in ("id", "request_id", "state", "progress", "model", "prompt"):
         if view[key] is not None:
             out(f"{key + ':':<14}{view[key]}")
-    params = ", ".join(f"{k}={v}" for k, v in view["params"].items() if k != "model")
-    out(f"{'params:':<14}{params}")
+    params = {k: v for k, v in view["params"].items() if k not in ("model", "image")}
+    out(f"{'params:':<14}{', '.join(f'{k}={v}' for k, v in params.items())}")
+    image = view["params"].get("image")
+    if isinstance(image, dict):
+        shown = image.get("file") or image.get("url")
+        size = f" ({image['bytes']:,} bytes)" if image.get("bytes") else ""
+        out(f"{'image:':<14}{shown}{size}")
     for key in ("error", "path", "submitted_at", "completed_at", "cost_usd"):
         value = view[key]
         if isinstance(value, dict):
             value = f"[{value['code']}] {value['message']}" if value["code"] else value["message"]
+        if key == "path" and value and not Path(value).exists():
+            value = f"{value} (missing: grokvid download {job.local_id} fetches it again)"
         if value is not None:
             out(f"{key + ':':<14}{value}")
 

@@ -102,7 +102,7 @@ def job_backend(config: Settings, provider: str, base_url: str) -> Backend | Non
     if check_base_url(base_url) != current:
         raise errors.ValidationError(
             f"This job was sent to {base_url}, but grokvid is configured for {current}. "
-            f"To use your key there, set GROKVID_BASE_URL={base_url}."
+            f"To reach it with your key, run with GROKVID_BASE_URL={base_url}."
         )
     if config.api_key is None:
         raise errors.AuthError(
@@ -112,6 +112,12 @@ def job_backend(config: Settings, provider: str, base_url: str) -> Backend | Non
 
 
 def find_job(ledger: Any, ident: str) -> Any:
+    if len(ident.strip().lower().removeprefix("gv-")) < 4:
+        raise errors.ValidationError(
+            f"{ident!r} is too short to name a job: give at least 4 characters of its id "
+            "(`grokvid status` lists them).",
+            "id",
+        )
     job = ledger.get(ident)
     if job is None:
         raise errors.ValidationError(

@@ -60,8 +60,8 @@ def set_(
         value = _read_value(spec)
     elif spec.secret:
         _err(
-            f"warning: a key given on the command line is visible in shell history and `ps`; "
-            f"next time run `grokvid config set {key}` and paste it at the prompt."
+            "grokvid: warning: a key given on the command line is visible in shell history and "
+            f"`ps`; next time run `grokvid config set {key}` and paste it at the prompt."
         )
     file.set(key, value)
     file.save()
@@ -142,7 +142,7 @@ def list_(
 
     file = ConfigFile.load()
     for warning in file.warnings():
-        _err(f"warning: {warning}")
+        _err(f"grokvid: warning: {warning}")
     settings = load_settings(config=file)
     if as_json:
         data = {
@@ -248,7 +248,7 @@ def _source_text(spec: KeySpec, settings: Settings, file_path: str) -> str:
 
 def _note_env_override(spec: KeySpec) -> None:
     if os.environ.get(spec.env, "").strip():
-        _err(f"note: {spec.env} is set in the environment and overrides the config file.")
+        _err(f"grokvid: note: {spec.env} is set in the environment and overrides the config file.")
 
 
 def _print_table(rows: list[tuple[str, str, str]], caption: str) -> None:

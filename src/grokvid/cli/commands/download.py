@@ -101,12 +101,12 @@ async def _one(
         raise _never_submitted(job)
     be = session.job_backend(cfg, job.provider, job.base_url)
     with jobs.resumable(job):
-        if be is None:
-            if job.state in ("done", "downloaded") and job.video_url:
-                return await jobs.fetch(ledger, None, job, dest=dest, force=force, emit=reporter)
-            raise errors.NetworkError(
-                f"Job {job.local_id} ran on the built-in sandbox, which stopped with that "
-                "command; it can't be fetched now. Generate it again with --sandbox."
+        if be is None:  # the built-in sandbox died with its command, and its clips with it
+            raise errors.JobFailed(
+                f"Job {job.local_id} ran on the built-in sandbox, which stopped with its "
+                "command: the clip can't be fetched again. Generate it again with --sandbox.",
+                state="expired",
+                request_id=job.request_id,
             )
         async with be.provider(on_retry=reporter.retrying(job.local_id)) as provider:
             if job.state != "done":

@@ -171,7 +171,8 @@ def _plan(be: Backend, request: VideoRequest, variants: int, no_wait: bool) -> s
     """The one line said before money is spent: what, where, and roughly how much."""
     clips = f"{variants} clips" if variants > 1 else "1 clip"
     audio = "" if request.generate_audio else ", no audio"
-    spec = f"{request.duration} s {request.resolution} {request.aspect_ratio}{audio}"
+    image = ", from an image" if request.image is not None else ""
+    spec = f"{request.duration} s {request.resolution} {request.aspect_ratio}{audio}{image}"
     cost = request.estimated_cost_usd
     from grokvid.api.xai import DEFAULT_BASE_URL
 
@@ -183,7 +184,7 @@ def _plan(be: Backend, request: VideoRequest, variants: int, no_wait: bool) -> s
     elif cost is None:
         price = "price unknown"
     else:
-        each = " each" if variants > 1 else ""
+        each = f" each, ${cost * variants:.2f} in all" if variants > 1 else ""
         price = f"est. ${cost:.2f}{each}"
     then = "; not waiting" if no_wait else ""
     return f"requesting {clips} from {where}: {request.model}, {spec} ({price}){then}"
@@ -200,9 +201,9 @@ def _read_prompt(prompt: str | None, prompt_file: Path | None, *, optional: bool
         return prompt
     if prompt_file is not None:
         if str(prompt_file) == "-":
-            return sys.stdin.read()
+            return sys.stdin.read().strip()
         try:
-            return prompt_file.read_text(encoding="utf-8")
+            return prompt_file.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not valid UTF-8"
             raise errors.ValidationError(
@@ -216,7 +217,7 @@ def _read_prompt(prompt: str | None, prompt_file: Path | None, *, optional: bool
             "with --prompt-file PATH, or on stdin.",
             "prompt",
         )
-    return sys.stdin.read()
+    return sys.stdin.read().strip()  # `echo "..." |` ends the prompt with a newline
 
 
 def _dry_run(request: VideoRequest, variants: int, image_record: dict[str, Any] | None) -> None:
@@ -377,7 +378,15 @@ def _interrupted(ledger: Ledger, ids: list[str]) -> Exception:
     if resumable:
         parts.append(f"resume with: grokvid download {' '.join(resumable)} --wait")
     if unknown:
-        parts.append(f"submit outcome unknown for {', '.join(unknown)}")
+        parts.append(
+            f"the submit of {', '.join(unknown)} was cut off, so the service may have created "
+            "(and will bill) it: check your usage at console.x.ai before generating again"
+        )
     if not parts:
-        parts.append("nothing to resume")
+        sandbox = any((job := ledger.get(i)) is not None and job.provider == "sandbox" for i in ids)
+        parts.append(
+            "nothing to resume: the built-in sandbox stopped with this command"
+            if sandbox
+            else "nothing was submitted"
+        )
     return errors.Interrupted("; ".join(parts), job_ids=ids)
