@@ -8,23 +8,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from grokvid.sandbox import SandboxConfig, SandboxServer
+from grokvid.sandbox import SandboxServer
 
 pytestmark = pytest.mark.slow
 FOX = "a red fox trotting through fresh snow"
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[SandboxServer]:
-    with SandboxServer(
-        SandboxConfig(render_seconds=0.3, clip_cache_dir=tmp_path / "c"), port=0
-    ) as s:
-        yield s
 
 
 def grokvid(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
@@ -72,13 +64,20 @@ def test_readme_main_command_in_a_fresh_process(tmp_path: Path) -> None:
     assert "\x1b[" not in stderr
 
 
+def start_generate(
+    server: SandboxServer, tmp_path: Path, prompt: str
+) -> tuple[Any, str, dict[str, str]]:
+    """`grokvid generate` in a real process, once its job is submitted: (process, id, env)."""
+    env = user_env(tmp_path / "home", GROKVID_BASE_URL=server.base_url, XAI_API_KEY="xai-k")
+    proc = grokvid("generate", "-d", "1", prompt, env=env, cwd=tmp_path)
+    line = wait_for_line(proc, "submitted")
+    return proc, line.split("grokvid: ")[1].split()[0], env
+
+
 def test_killed_mid_wait_then_recovered_with_download(
     tmp_path: Path, server: SandboxServer
 ) -> None:
-    env = user_env(tmp_path / "home", GROKVID_BASE_URL=server.base_url, XAI_API_KEY="xai-k")
-    proc = grokvid("generate", "-d", "1", f"{FOX} [sandbox:render=3]", env=env, cwd=tmp_path)
-    line = wait_for_line(proc, "submitted")
-    local_id = line.split("grokvid: ")[1].split()[0]
+    proc, local_id, env = start_generate(server, tmp_path, f"{FOX} [sandbox:render=3]")
     proc.kill()
     proc.wait(timeout=10)
     assert not list(tmp_path.glob("*.mp4"))
@@ -106,10 +105,7 @@ def test_killed_mid_wait_then_recovered_with_download(
 def test_ctrl_c_mid_wait_exits_130_with_the_resume_command(
     tmp_path: Path, server: SandboxServer
 ) -> None:
-    env = user_env(tmp_path / "home", GROKVID_BASE_URL=server.base_url, XAI_API_KEY="xai-k")
-    proc = grokvid("generate", "-d", "1", f"{FOX} [sandbox:render=30]", env=env, cwd=tmp_path)
-    line = wait_for_line(proc, "submitted")
-    local_id = line.split("grokvid: ")[1].split()[0]
+    proc, local_id, _ = start_generate(server, tmp_path, f"{FOX} [sandbox:render=30]")
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 130

@@ -113,3 +113,11 @@ def test_ctrl_c_at_the_key_prompt_exits_130(tmp_path: Path) -> None:
     os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 130, seen + rest
     assert not (tmp_path / "config.toml").exists()
+
+
+def test_status_help_lists_exactly_the_ledger_states() -> None:
+    """status.STATES is spelled out for --help (the ledger stays unimported); keep it in step."""
+    from grokvid.api.ledger import STATES
+    from grokvid.cli.commands.status import STATES as SHOWN
+
+    assert SHOWN.split(", ") == list(STATES)

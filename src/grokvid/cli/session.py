@@ -7,13 +7,16 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from grokvid.api import errors
 from grokvid.api.config import Settings, check_base_url, load_settings
 from grokvid.api.xai import XAIProvider
+
+if TYPE_CHECKING:
+    from grokvid.api.ledger import JobRecord, Ledger
 
 SANDBOX_KEY = SecretStr("sandbox")
 SANDBOX_INSTALL = "pip install 'grokvid[sandbox]'"
@@ -81,12 +84,18 @@ def backend(config: Settings, *, sandbox: bool) -> Iterator[Backend]:
             yield Backend("sandbox", server.base_url, SANDBOX_KEY)
         return
     base_url = check_base_url(config.base_url)
-    if config.api_key is None or not config.api_key.get_secret_value().strip():
-        raise errors.AuthError(
-            "No API key for xai: run `grokvid config set xai.api_key` or set XAI_API_KEY. "
-            "To try grokvid without a key, add --sandbox."
-        )
-    yield Backend("xai", base_url, config.api_key)
+    yield Backend("xai", base_url, _api_key(config, "To try grokvid without a key, add --sandbox."))
+
+
+def _api_key(config: Settings, hint: str = "") -> SecretStr:
+    """The configured key; the one 'no key' message (Settings.require_api_key), plus a hint."""
+    try:
+        config.require_api_key()
+    except errors.AuthError as exc:
+        exc.message = f"{exc.message} {hint}".strip()
+        raise
+    assert config.api_key is not None  # require_api_key checked it
+    return config.api_key
 
 
 def job_backend(config: Settings, provider: str, base_url: str) -> Backend | None:
@@ -104,14 +113,10 @@ def job_backend(config: Settings, provider: str, base_url: str) -> Backend | Non
             f"This job was sent to {base_url}, but grokvid is configured for {current}. "
             f"To reach it with your key, run with GROKVID_BASE_URL={base_url}."
         )
-    if config.api_key is None:
-        raise errors.AuthError(
-            "No API key for xai: run `grokvid config set xai.api_key` or set XAI_API_KEY."
-        )
-    return Backend(provider, current, config.api_key)
+    return Backend(provider, current, _api_key(config))
 
 
-def find_job(ledger: Any, ident: str) -> Any:
+def find_job(ledger: Ledger, ident: str) -> JobRecord:
     if len(ident.strip().lower().removeprefix("gv-")) < 4:
         raise errors.ValidationError(
             f"{ident!r} is too short to name a job: give at least 4 characters of its id "

@@ -67,13 +67,10 @@ def download(
             )
 
         outcomes = asyncio.run(run())
-    code = render.report_outcomes(ledger, list(zip(ids_of(jobs), outcomes, strict=True)), json_out)
+    ids = [job.local_id for job in jobs]
+    code = render.report_outcomes(ledger, list(zip(ids, outcomes, strict=True)), json_out)
     if code:
         raise typer.Exit(code)
-
-
-def ids_of(jobs: list[JobRecord]) -> list[str]:
-    return [job.local_id for job in jobs]
 
 
 async def _one(
