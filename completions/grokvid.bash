@@ -26,8 +26,8 @@ _grokvid_options() {
         "config path") _grokvid_reply="--data --help -h" ;;
         "config set") _grokvid_reply="--help -h" ;;
         "config unset") _grokvid_reply="--help -h" ;;
-        "download") _grokvid_reply="--force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
-        "generate") _grokvid_reply="--aspect-ratio --base-url --dry-run --duration --force --help --image --json --model --no-audio --no-wait --output --output-dir --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
+        "download") _grokvid_reply="--base-url --force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
+        "generate") _grokvid_reply="--aspect-ratio --base-url --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-wait --output --output-dir --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
         "sandbox") _grokvid_reply="--help -h" ;;
         "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
         "status") _grokvid_reply="--help --json --limit --no-refresh --state -h" ;;
@@ -38,12 +38,14 @@ _grokvid_options() {
 _grokvid_option() {
     _grokvid_kind=flag _grokvid_reply=""
     case "$1|$2" in
+        "download|--base-url") _grokvid_kind=any ;;
         "download|--output-dir") _grokvid_kind=dir ;;
         "download|--timeout") _grokvid_kind=any ;;
         "generate|--aspect-ratio" | "generate|-a") _grokvid_kind=words _grokvid_reply="1:1 16:9 9:16 4:3 3:4 3:2 2:3" ;;
         "generate|--base-url") _grokvid_kind=any ;;
         "generate|--duration" | "generate|-d") _grokvid_kind=any ;;
         "generate|--image") _grokvid_kind=file ;;
+        "generate|--max-cost") _grokvid_kind=any ;;
         "generate|--model" | "generate|-m") _grokvid_kind=words _grokvid_reply="grok-imagine-video grok-imagine-video-1.5 grok-imagine-video-1.5-lite" ;;
         "generate|--output" | "generate|-o") _grokvid_kind=file ;;
         "generate|--output-dir") _grokvid_kind=dir ;;
@@ -66,7 +68,7 @@ _grokvid_option() {
         "sandbox serve|--slow-download") _grokvid_kind=any ;;
         "sandbox serve|--url-ttl") _grokvid_kind=any ;;
         "status|--limit") _grokvid_kind=any ;;
-        "status|--state") _grokvid_kind=words _grokvid_reply="created submit-unknown rejected pending done downloaded failed moderated expired" ;;
+        "status|--state") _grokvid_kind=words _grokvid_reply="created submitting submit-unknown not-sent rejected pending done downloaded failed moderated expired" ;;
     esac
 }
 

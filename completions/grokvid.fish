@@ -8,7 +8,7 @@
 # if $argv[2] is given, that many arguments follow it there ("1" exactly, "0+" at least).
 function __grokvid_at
     set -l subcommands 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'generate' 'sandbox' 'sandbox serve' 'status'
-    set -l takes_value 'download|--output-dir' 'download|--timeout' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
+    set -l takes_value 'download|--base-url' 'download|--output-dir' 'download|--timeout' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l path ''
@@ -111,6 +111,7 @@ complete -c grokvid -n '__grokvid_at "config unset" 0' -a output_dir -d 'Where c
 complete -c grokvid -n '__grokvid_at "config unset" 0' -a generate_audio -d 'Generate a soundtrack (false gives silent clips).'
 
 # grokvid download
+complete -c grokvid -n '__grokvid_at "download"' -l base-url -x -d 'API base URL [env GROKVID_BASE_URL; default api.x.ai].'
 complete -c grokvid -n '__grokvid_at "download"' -l force -d 'Download again and overwrite existing files.'
 complete -c grokvid -n '__grokvid_at "download"' -l help -s h -d 'Show this message and exit.'
 complete -c grokvid -n '__grokvid_at "download"' -l json -d 'One JSON object per clip on stdout.'
@@ -128,6 +129,7 @@ complete -c grokvid -n '__grokvid_at "generate"' -l force -d 'Overwrite existing
 complete -c grokvid -n '__grokvid_at "generate"' -l help -s h -d 'Show this message and exit.'
 complete -c grokvid -n '__grokvid_at "generate"' -l image -r -F -d 'Image-to-video: animate this PNG/JPEG/WebP file or https:// URL (the prompt is then optional).'
 complete -c grokvid -n '__grokvid_at "generate"' -l json -d 'Print one JSON object per clip on stdout.'
+complete -c grokvid -n '__grokvid_at "generate"' -l max-cost -x -d 'Refuse (exit 2, nothing sent) when the estimate for all clips exceeds this.'
 complete -c grokvid -n '__grokvid_at "generate"' -l model -s m -x -a 'grok-imagine-video\\t"model" grok-imagine-video-1.5\\t"model" grok-imagine-video-1.5-lite\\t"model"' -d 'Model [default: grok-imagine-video].'
 complete -c grokvid -n '__grokvid_at "generate"' -l no-audio -d 'Ask for a silent clip (generate_audio=false).'
 complete -c grokvid -n '__grokvid_at "generate"' -l no-wait -d 'Submit, print the job id(s) and exit.'
@@ -168,4 +170,4 @@ complete -c grokvid -n '__grokvid_at "status"' -l help -s h -d 'Show this messag
 complete -c grokvid -n '__grokvid_at "status"' -l json -d 'One JSON object per job on stdout.'
 complete -c grokvid -n '__grokvid_at "status"' -l limit -x -d 'Jobs to list.'
 complete -c grokvid -n '__grokvid_at "status"' -l no-refresh -d 'Show the ledger as it is; ask the service nothing.'
-complete -c grokvid -n '__grokvid_at "status"' -l state -x -a 'created\\t"state" submit-unknown\\t"state" rejected\\t"state" pending\\t"state" done\\t"state" downloaded\\t"state" failed\\t"state" moderated\\t"state" expired\\t"state"' -d 'Only jobs in this state (repeatable): created, submit-unknown, rejected, pending, done, downloaded, failed, moderated, expired.'
+complete -c grokvid -n '__grokvid_at "status"' -l state -x -a 'created\\t"state" submitting\\t"state" submit-unknown\\t"state" not-sent\\t"state" rejected\\t"state" pending\\t"state" done\\t"state" downloaded\\t"state" failed\\t"state" moderated\\t"state" expired\\t"state"' -d 'Only jobs in this state (repeatable): created, submitting, submit-unknown, not-sent, rejected, pending, done, downloaded, failed, moderated, expired.'

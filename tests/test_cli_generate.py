@@ -199,7 +199,7 @@ def test_rate_limits_on_submit_are_retried(
     env: Path, clip_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = SandboxConfig(
-        render_seconds=0.2, clip_cache_dir=clip_cache, faults=["429-retry-after=0.1", "503"]
+        render_seconds=0.2, clip_cache_dir=clip_cache, faults=["429-retry-after=0.1", "429"]
     )
     with SandboxServer(config, port=0) as limited:
         monkeypatch.setenv("GROKVID_BASE_URL", limited.base_url)
@@ -207,6 +207,20 @@ def test_rate_limits_on_submit_are_retried(
         assert code == 0, stderr
         assert posts(limited) == 3
         assert len(limited.app.jobs()) == 1, "only the accepted POST created a job"
+
+
+def test_a_503_after_the_job_was_created_is_never_paid_twice(
+    env: Path, clip_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = SandboxConfig(render_seconds=0.2, clip_cache_dir=clip_cache, faults=["503-after"])
+    with SandboxServer(config, port=0) as flaky:
+        monkeypatch.setenv("GROKVID_BASE_URL", flaky.base_url)
+        code, stdout, stderr = invoke("generate", "--json", "-d", "1", FOX)
+        assert code == 5, stderr
+        assert posts(flaky) == 1, "a 503 on submit is an unknown outcome: never re-sent"
+        assert len(flaky.app.jobs()) == 1
+        assert "503" in stderr and "submit-unknown" in stderr
+        assert json.loads(stdout)["state"] == "submit-unknown"
 
 
 def test_dropped_submit_is_recorded_as_unknown_and_not_resent(
@@ -312,12 +326,9 @@ def test_sandbox_with_no_wait_is_refused(env: Path) -> None:
 def test_poll_failure_after_paying_names_the_job_and_the_resume_command(
     env: Path, clip_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from grokvid.api import xai
+    from grokvid.api import retry
 
-    async def no_sleep(seconds: float) -> None:
-        return None
-
-    monkeypatch.setattr(xai, "_sleep", no_sleep)
+    monkeypatch.setattr(retry, "default_backoff", lambda: retry.Backoff(0.001, 0.001))
     config = SandboxConfig(
         render_seconds=0.2, clip_cache_dir=clip_cache, faults=["submit:none", *["poll:502"] * 9]
     )
@@ -348,12 +359,12 @@ def test_jobs_sent_elsewhere_are_not_polled_with_todays_key(
 def test_retries_are_announced_not_silent(
     env: Path, clip_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = SandboxConfig(render_seconds=0.2, clip_cache_dir=clip_cache, faults=["submit:503"])
+    config = SandboxConfig(render_seconds=0.2, clip_cache_dir=clip_cache, faults=["submit:429"])
     with SandboxServer(config, port=0) as busy:
         monkeypatch.setenv("GROKVID_BASE_URL", busy.base_url)
         code, _, stderr = invoke("generate", "-d", "1", FOX)
     assert code == 0, stderr
-    assert "HTTP 503 on submit; retry 1/" in stderr
+    assert "HTTP 429 on submit" in stderr and "; retry 1/" in stderr
 
 
 def test_a_sandbox_job_cut_short_ends_with_the_sandbox(

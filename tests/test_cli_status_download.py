@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -95,10 +96,14 @@ def test_download_to_another_directory_and_force(env: Path) -> None:
     assert copy.read_bytes() == first.read_bytes()
     assert copy.with_suffix(".json").exists()
     # The ledger now points at the latest copy.
-    copy.write_bytes(b"damaged")
-    code, stdout, _ = invoke("download", job)
+    code, stdout, stderr = invoke("download", job)
     assert code == 0 and Path(stdout.strip()) == copy.absolute()
-    assert copy.read_bytes() == b"damaged", "without --force the file is left alone"
+    assert "downloading" not in stderr, "a clip still matching its sha256 is not fetched again"
+    copy.write_bytes(b"damaged")
+    code, stdout, stderr = invoke("download", job)
+    assert code == 0 and Path(stdout.strip()) == copy.absolute(), stderr
+    assert "changed since it was downloaded" in stderr
+    assert copy.read_bytes() == first.read_bytes(), "a damaged clip is downloaded again"
     code, stdout, stderr = invoke("download", job, "--force")
     assert code == 0, stderr
     assert copy.read_bytes() == first.read_bytes()
@@ -123,7 +128,7 @@ def test_rejected_job_status_exits_4(env: Path) -> None:
     code, stdout, stderr = invoke("status", job)
     assert code == 4 and "rejected" in stdout
     code, stdout, stderr = invoke("download", job)
-    assert code == 4 and "not accepted" in stderr
+    assert code == 4 and "was rejected" in stderr
 
 
 def test_a_missing_sidecar_is_rewritten_and_a_foreign_file_is_not_adopted(env: Path) -> None:
@@ -138,8 +143,10 @@ def test_a_missing_sidecar_is_rewritten_and_a_foreign_file_is_not_adopted(env: P
     sidecar.unlink()
     clip.write_bytes(b"\x00\x00\x00\x18ftypisom not the clip")
     code, stdout, stderr = invoke("download", job)
-    assert code == 2 and "sha256 differs" in stderr
-    assert not sidecar.exists()
+    assert code == 0, stderr
+    assert "changed since it was downloaded" in stderr
+    assert json.loads(sidecar.read_text())["file"]["sha256"] == first["file"]["sha256"]
+    assert hashlib.sha256(clip.read_bytes()).hexdigest() == first["file"]["sha256"]
 
 
 def test_an_unknown_request_id_is_not_offered_a_resume(
@@ -152,9 +159,10 @@ def test_an_unknown_request_id_is_not_offered_a_resume(
 
         Ledger().update(job, base_url=other.base_url)
         code, stdout, stderr = invoke("download", job, "--wait")
-    assert code == 4
-    assert "No video generation request" in stderr or "not-found" in stderr or "404" in stderr
+    assert code == 6
+    assert f"Job {job}" in stderr and "expired" in stderr and "404" in stderr
     assert "grokvid download" not in stderr
+    assert json.loads(invoke("status", "--json", "--no-refresh", job)[1])["state"] == "expired"
 
 
 @pytest.mark.parametrize("ident", ["gv", "gv-", "gv-a"])

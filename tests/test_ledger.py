@@ -170,7 +170,7 @@ def test_terminal_states() -> None:
     for state in ledger_mod.STATES:
         record = JobRecord.model_validate({**base, "params": {}, "state": state, "created_at": now})
         assert record.terminal == (
-            state in {"downloaded", "failed", "moderated", "expired", "rejected"}
+            state in {"downloaded", "failed", "moderated", "expired", "rejected", "not-sent"}
         )
 
 

@@ -53,7 +53,8 @@ def test_version() -> None:
 
 def test_library_never_imports_the_terminal_stack() -> None:
     code = (
-        "import sys, grokvid.api.jobs, grokvid.api.xai, grokvid.api.config, grokvid.api.ledger, "
+        "import sys, grokvid.api.jobs, grokvid.api.runner, grokvid.api.providers.xai, "
+        "grokvid.api.config, grokvid.api.ledger, "
         "grokvid.api.download, grokvid.api.metadata, grokvid.sandbox.app;"
         "bad = sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules);"
         "print(','.join(bad))"

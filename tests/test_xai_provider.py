@@ -1,4 +1,5 @@
-"""The xAI provider against scripted responses: the retry rule, error mapping, status parsing."""
+"""The xAI provider and the retry engine against scripted responses: the resend rule, error
+mapping, status parsing (docs/xai-api.md)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from grokvid.api import errors, xai
-from grokvid.api.models import VideoRequest
-from grokvid.api.retry import Backoff
+from grokvid.api import errors
+from grokvid.api.providers import xai
+from grokvid.api.providers.base import Connection
+from grokvid.api.retry import Backoff, RetryPolicy, call_with_retries, submit_by_rule
+from grokvid.api.specs import TextToVideo
 
 KEY = "xai-test-SECRET-0123456789"
-REQUEST = VideoRequest(prompt="a red fox trotting through fresh snow", duration=5)
+SPEC = TextToVideo(
+    model="grok-imagine-video", prompt="a red fox trotting through fresh snow", duration=5
+)
 
 Step = Callable[[httpx.Request], httpx.Response]
 
@@ -29,7 +34,7 @@ def no_wait(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(xai, "_sleep", fake_sleep)
+    monkeypatch.setattr("grokvid.api.retry.asyncio.sleep", fake_sleep)
     return slept
 
 
@@ -67,17 +72,21 @@ def read_timeout(request: httpx.Request) -> httpx.Response:
 
 
 def run(script: Script, call: str = "submit", *args: Any) -> Any:
+    """One submit or poll through the provider and the one retry engine, as the runner does."""
+
     async def go() -> Any:
-        provider = xai.XAIProvider(
-            SecretStr(KEY),
-            "https://api.example.test",
-            backoff=Backoff(attempts=3),
-            transport=httpx.MockTransport(script),
+        connection = Connection(
+            "https://api.example.test", SecretStr(KEY), httpx.MockTransport(script)
         )
-        async with provider:
+        client = xai.XAIClient(connection)
+        policy = RetryPolicy(Backoff(attempts=3), sleep=asyncio.sleep)
+        try:
             if call == "submit":
-                return await provider.submit(REQUEST)
-            return await provider.poll(*args)
+                accepted = await submit_by_rule(lambda: client.submit(SPEC), policy)
+                return accepted.request_id
+            return await call_with_retries(lambda: client.status({"request_id": args[0]}), policy)
+        finally:
+            await client.aclose()
 
     return asyncio.run(go())
 
@@ -108,9 +117,8 @@ def test_submit_sends_exactly_the_documented_body_and_headers() -> None:
     [
         connect_fail,
         err(429, "resource-exhausted", "Requests per Minute (actual/limit): 2/2"),
-        err(503, "unavailable", "Service temporarily unavailable"),
     ],
-    ids=["connect-failed", "429-rate-limit", "503"],
+    ids=["connect-failed", "429-rate-limit"],
 )
 def test_submit_is_resent_only_when_the_service_cannot_have_acted(first: Any) -> None:
     script = Script(first, ok_submit())
@@ -125,10 +133,11 @@ def test_submit_is_resent_only_when_the_service_cannot_have_acted(first: Any) ->
         read_timeout,
         err(500, "internal", "Internal error"),
         err(502, "bad-gateway", "Bad gateway"),
+        err(503, "unavailable", "Service temporarily unavailable"),
         err(504, "timeout", "Gateway timeout"),
         httpx.Response(200, text="not json"),
     ],
-    ids=["dropped", "read-timeout", "500", "502", "504", "200-without-id"],
+    ids=["dropped", "read-timeout", "500", "502", "503", "504", "200-without-id"],
 )
 def test_submit_with_unknown_outcome_is_never_resent(failure: Any) -> None:
     script = Script(failure, ok_submit())
@@ -194,7 +203,7 @@ def test_errors_are_mapped_once_with_the_service_words(
     script = Script(response, ok_submit())
     with pytest.raises(kind, match=text) as info:
         run(script)
-    assert len(script.requests) == 1, "errors other than rate limits and 503 are not retried"
+    assert len(script.requests) == 1, "errors other than rate limits are not retried"
     assert KEY not in str(info.value)
     if kind is errors.AuthError:
         assert "grokvid config set xai.api_key" in str(info.value) or "console.x.ai" in str(
@@ -280,10 +289,64 @@ def test_polls_retry_transient_errors(transient: Any) -> None:
     assert len(script.requests) == 2
 
 
-def test_poll_of_unknown_id_is_not_found() -> None:
+def test_poll_of_a_forgotten_id_marks_the_job_expired() -> None:
     script = Script(err(404, "not-found", "No video generation request with id 'x'"))
-    with pytest.raises(errors.NotFound, match="No video generation request"):
-        run(script, "poll", "x")
+    status = run(script, "poll", "x")
+    assert status.state == "expired"
+    assert "404" in (status.error_message or "")
+
+
+@pytest.mark.parametrize(
+    "pending",
+    [
+        httpx.Response(202, json={"status": "pending", "progress": 40}),
+        httpx.Response(202, content=b""),
+        httpx.Response(202, content=b"<html>accepted</html>"),
+    ],
+    ids=["json", "empty", "not-json"],
+)
+def test_poll_202_with_any_body_or_none_is_pending(pending: httpx.Response) -> None:
+    status = run(Script(pending), "poll", "req-1")
+    assert status.state == "pending"
+
+
+def test_poll_400_with_a_cost_is_moderation_and_keeps_the_charge() -> None:
+    body = {
+        "code": "invalid-argument",
+        "error": "The generated video was flagged by moderation.",
+        "usage": {"cost_in_usd_ticks": 500_000_000},
+    }
+    status = run(Script(httpx.Response(400, json=body)), "poll", "req-1")
+    assert (status.state, status.cost_usd_ticks) == ("moderated", 500_000_000)
+    assert "moderation" in (status.error_message or "")
+
+
+def test_poll_400_without_a_cost_is_an_error_not_moderation() -> None:
+    with pytest.raises(errors.APIError, match="bad id"):
+        run(Script(err(400, "invalid-argument", "bad id")), "poll", "req-1")
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["[Errno -2] Name or service not known", "[SSL: CERTIFICATE_VERIFY_FAILED] certificate"],
+    ids=["dns", "tls"],
+)
+def test_hopeless_connection_errors_fail_at_once(message: str) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(message, request=request)
+
+    script = Script(fail, ok_submit())
+    with pytest.raises(errors.SendFailed) as info:
+        run(script)
+    assert len(script.requests) == 1 and info.value.fatal
+
+
+def test_connection_refused_is_retried_only_briefly(no_wait: list[float]) -> None:
+    script = Script(*[connect_fail] * 10)
+    with pytest.raises(errors.SendFailed):
+        run(script)
+    assert len(script.requests) == 4  # the first try and three retries
+    assert sum(no_wait) < 5, "seconds, not half a minute"
 
 
 def test_unknown_submit_outcome_keeps_the_services_request_id() -> None:

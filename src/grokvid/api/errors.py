@@ -12,6 +12,7 @@
     │   ├── URLExpired        the video URL answered 403/404/410 (poll for a fresh one)
     │   ├── SendFailed        the request never left this machine (safe to re-send)
     │   └── SubmitUnknown     the POST may or may not have created a paid job
+    ├── LedgerWriteFailed     a paid job could not be recorded (its request id is in the message)
     ├── WaitTimeout           --timeout passed; the job is still running remotely
     ├── JobFailed             failed, moderated or expired generation
     └── Interrupted           Ctrl-C; the jobs are kept in the ledger
@@ -144,7 +145,42 @@ class Interrupted(GrokvidError):
 
 
 class SendFailed(NetworkError):
-    """The request never left this machine, so even a POST is safe to re-send."""
+    """The request never left this machine, so even a POST is safe to re-send.
+
+    `fatal` marks failures a retry cannot mend (the name does not resolve, the certificate is
+    wrong): they fail at once instead of after half a minute of retries.
+    """
+
+    def __init__(self, message: str, *, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+
+class LedgerWriteFailed(GrokvidError):
+    """The ledger could not record a paid job; the message carries its request id."""
+
+    def __init__(self, message: str, *, local_id: str, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.local_id = local_id
+        self.request_id = request_id
+
+
+_HOPELESS = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "getaddrinfo",
+    "no address associated",
+    "certificate",
+    "ssl",
+    "tls",
+    "wrong version number",
+)
+
+
+def _hopeless(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _HOPELESS)
 
 
 @contextmanager
@@ -158,7 +194,10 @@ def map_http_errors(what: str) -> Iterator[None]:
     try:
         yield
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise SendFailed(f"Could not connect while {what}: {exc or type(exc).__name__}") from exc
+        text = str(exc) or type(exc).__name__
+        if _hopeless(text):
+            raise SendFailed(f"Could not connect while {what}: {text}", fatal=True) from exc
+        raise SendFailed(f"Could not connect while {what}: {text}") from exc
     except httpx.LocalProtocolError as exc:  # we could not even write a valid request
         raise SendFailed(f"Could not send the request while {what}: {exc}") from exc
     except httpx.TimeoutException as exc:

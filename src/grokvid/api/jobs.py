@@ -8,28 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from grokvid.api import errors, metadata
-from grokvid.api.download import DownloadResult, download_clip
+from grokvid.api.download import DownloadResult
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.media import probe
-from grokvid.api.models import VideoRequest
-from grokvid.api.poll import PollSchedule
-from grokvid.api.providers import JobStatus, Provider
-
-# Patched by tests and the benchmark; the clock is monotonic.
-_sleep = asyncio.sleep
-_clock = time.monotonic
-
-URL_REFRESHES = 2  # fresh URLs to ask for when the video host says 403/404/410
+from grokvid.api.providers.base import Progress
+from grokvid.api.states import JobState
 
 
 @dataclass(frozen=True)
@@ -55,9 +46,12 @@ def _noop(event: JobEvent) -> None:
 
 @dataclass(frozen=True)
 class ClipResult:
+    """A clip on disk, checked, with its sidecar."""
+
     job: JobRecord
     path: Path
     metadata_path: Path
+    reused: bool = False  # already on disk and still matching its sha256: nothing fetched
 
 
 def now() -> datetime:
@@ -88,82 +82,17 @@ def clip_name(prompt: str, local_id: str) -> str:
     return f"{slugify(prompt)}-{local_id.removeprefix('gv-')[:6]}.mp4"
 
 
-def create_job(
-    ledger: Ledger,
-    request: VideoRequest,
-    *,
-    provider: str,
-    base_url: str,
-    output: Path | None,
-    output_dir: Path,
-    batch_id: str | None = None,
-    variant: int | None = None,
-    image_record: dict[str, Any] | None = None,
-) -> JobRecord:
-    """Write the ledger row (state `created`) before any money can be spent.
+def record(ledger: Ledger, job: JobRecord, status: Progress) -> JobRecord:
+    """Write one status answer; the ledger keeps a later state over an earlier one.
 
-    `image_record` describes an image-to-video source in the ledger instead of its base64.
+    A `downloaded` clip being fetched again only takes the fresh URL: its state stays.
     """
-    params = request.body()
-    if image_record is not None:
-        params["image"] = image_record
-    job = ledger.create(
-        provider=provider,
-        base_url=base_url,
-        model=request.model,
-        prompt=request.prompt,
-        params=params,
-        estimated_cost_usd=request.estimated_cost_usd,
-        batch_id=batch_id,
-        variant=variant,
-    )
-    hint = request.prompt
-    if not hint.strip() and image_record is not None:
-        hint = Path(str(image_record.get("file", "image"))).stem
-    path = output if output is not None else output_dir / clip_name(hint, job.local_id)
-    return ledger.update(job.local_id, output_path=str(path.absolute()))
-
-
-async def submit(
-    ledger: Ledger, provider: Provider, job: JobRecord, request: VideoRequest, emit: EventSink
-) -> JobRecord:
-    """POST the request; the request id is in the ledger the moment it arrives."""
-    try:
-        request_id = await provider.submit(request)
-    except errors.SubmitUnknown as exc:
-        ledger.update(job.local_id, state="submit-unknown", error_message=exc.message)
-        exc.local_id = job.local_id
-        from grokvid.api.config import is_loopback
-
-        local = job.provider == "sandbox" or is_loopback(url_host(job.base_url))
-        check = (
-            "a local server charges nothing"
-            if local
-            else "check your usage at console.x.ai before retrying"
-        )
-        exc.message = f"{exc.message} Job {job.local_id} is marked submit-unknown; {check}."
-        raise
-    except errors.NetworkError as exc:  # SendFailed after all retries: nothing was sent
-        ledger.update(job.local_id, state="rejected", error_message=exc.message)
-        exc.message = (
-            f"{exc.message} Nothing was sent: is {job.base_url} right and reachable "
-            "(GROKVID_BASE_URL, --base-url)?"
-        )
-        raise
-    except (errors.APIError, errors.AuthError) as exc:
-        ledger.update(
-            job.local_id,
-            state="rejected",
-            error_code=getattr(exc, "code", None),
-            error_message=exc.message,
-        )
-        raise
-    job = ledger.update(job.local_id, request_id=request_id, state="pending", submitted_at=now())
-    emit(JobEvent(job.local_id, "submitted", "pending", progress=0, message=request_id))
-    return job
-
-
-def _record(ledger: Ledger, job: JobRecord, status: JobStatus) -> JobRecord:
+    if job.state == JobState.DOWNLOADED:
+        if status.state == "done" and status.video_url:
+            return ledger.update(
+                job.local_id, video_url=status.video_url, video_url_fetched_at=now()
+            )
+        return job.model_copy(update={"error_message": status.error_message})
     fields: dict[str, object] = {"state": status.state, "progress": status.progress}
     if status.state == "done":
         fields.update(
@@ -183,12 +112,14 @@ def _record(ledger: Ledger, job: JobRecord, status: JobStatus) -> JobRecord:
 
 
 def raise_if_failed(job: JobRecord) -> None:
-    if job.state in ("failed", "moderated", "expired", "rejected"):
+    """JobFailed for a job that ended without a clip (the exit code follows its state)."""
+    if job.state in ("failed", "moderated", "expired", "rejected", "not-sent"):
         what = {
             "failed": "failed",
             "moderated": "was moderated",
             "expired": "expired",
             "rejected": "was rejected",
+            "not-sent": "was never sent",
         }[job.state]
         detail = f": {job.error_message}" if job.error_message else ""
         code = f" [{job.error_code}]" if job.error_code and job.state == "failed" else ""
@@ -199,106 +130,6 @@ def raise_if_failed(job: JobRecord) -> None:
             request_id=job.request_id,
             code=job.error_code,
         )
-
-
-async def refresh(ledger: Ledger, provider: Provider, job: JobRecord) -> JobRecord:
-    """Poll once and record the answer."""
-    if job.request_id is None:
-        return job
-    return _record(ledger, job, await provider.poll(job.request_id))
-
-
-async def wait(
-    ledger: Ledger,
-    provider: Provider,
-    job: JobRecord,
-    *,
-    timeout: float,
-    emit: EventSink = _noop,
-    schedule: PollSchedule | None = None,
-) -> JobRecord:
-    """Poll until the job is done (returned) or failed/moderated/expired (JobFailed raised)."""
-    if job.request_id is None:
-        raise errors.JobFailed(
-            f"Job {job.local_id} has no request id (state {job.state}).", state=job.state
-        )
-    schedule = schedule or PollSchedule()
-    start = _clock()
-    since_submit = (now() - job.submitted_at).total_seconds() if job.submitted_at else 0.0
-    delay = schedule.first
-    last_state = job.state
-    while True:
-        remaining = timeout - (_clock() - start)
-        if remaining <= 0:
-            raise errors.WaitTimeout(
-                f"Stopped waiting after {_human(timeout)}. {resume_hint(job)}",
-                request_id=job.request_id,
-            )
-        await _sleep(min(delay, remaining))
-        job = _record(ledger, job, await provider.poll(job.request_id))
-        elapsed = _clock() - start
-        if job.state != last_state or job.state == "pending":
-            emit(
-                JobEvent(
-                    job.local_id,
-                    "progress" if job.state == "pending" else job.state,
-                    job.state,
-                    progress=job.progress,
-                    elapsed=elapsed + since_submit,
-                )
-            )
-        last_state = job.state
-        if job.state == "done":
-            return job
-        raise_if_failed(job)
-        delay = schedule.next_delay(elapsed + since_submit, job.progress)
-
-
-async def fetch(
-    ledger: Ledger,
-    provider: Provider | None,
-    job: JobRecord,
-    *,
-    dest: Path,
-    force: bool,
-    emit: EventSink = _noop,
-) -> ClipResult:
-    """Download a done job's clip with every check, then write its metadata sidecar.
-
-    When the video host says the URL is gone (403/404/410), poll for a fresh one and resume.
-    """
-    if not job.video_url:
-        raise errors.JobFailed(
-            f"Job {job.local_id} has no video URL yet (state {job.state}).",
-            state=job.state,
-            request_id=job.request_id,
-        )
-    metadata.check_free(metadata.sidecar_path(dest), force=force)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-
-    def progress(done: int, total: int | None) -> None:
-        emit(JobEvent(job.local_id, "downloading", job.state, bytes_done=done, bytes_total=total))
-
-    for refresh_no in range(URL_REFRESHES + 1):
-        try:
-            result = await download_clip(
-                job.video_url or "", dest, force=force, on_progress=progress
-            )
-            break
-        except errors.URLExpired:
-            if provider is None or refresh_no == URL_REFRESHES:
-                raise
-            job = await refresh(ledger, provider, job)
-            raise_if_failed(job)
-            emit(
-                JobEvent(
-                    job.local_id,
-                    "warning",
-                    job.state,
-                    message="video URL expired; fetched a fresh one",
-                )
-            )
-    return await finish(ledger, job, result, emit=emit)
 
 
 async def finish(
@@ -328,6 +159,52 @@ async def finish(
     )
     emit(JobEvent(job.local_id, "saved", "downloaded", message=str(result.path)))
     return ClipResult(job=job, path=result.path, metadata_path=meta_path)
+
+
+def raise_if_unsent(job: JobRecord) -> None:
+    """A job with no request id: say why, with the code its first command exited with."""
+    if job.request_id is not None:
+        return
+    state = JobState(job.state)
+    if state in (JobState.REJECTED, JobState.NOT_SENT):
+        raise_if_failed(job)
+    if state == JobState.CREATED:
+        raise errors.JobFailed(
+            f"Job {job.local_id} was never submitted: grokvid stopped before sending it.",
+            state="not-sent",
+        )
+    raise errors.SubmitUnknown(
+        f"Job {job.local_id} has no request id: its submit "
+        + ("may still be on its way" if state == JobState.SUBMITTING else "was cut off")
+        + ", so the service may have created (and will bill) it. Check your usage at the "
+        "provider's console (console.x.ai) before generating again.",
+        local_id=job.local_id,
+    )
+
+
+def sandbox_gone(job: JobRecord) -> errors.JobFailed:
+    return errors.JobFailed(
+        f"Job {job.local_id} ran on the built-in sandbox, which stopped with its command: the "
+        "clip can't be fetched again. Generate it again with --sandbox.",
+        state="expired",
+        request_id=job.request_id,
+    )
+
+
+def is_local(base_url: str) -> bool:
+    from grokvid.api.config import is_loopback
+
+    return is_loopback(url_host(base_url))
+
+
+def same_service(a: str, b: str) -> bool:
+    """Two base URLs name the same service; localhost, 127.0.0.1 and ::1 are one loopback."""
+    from urllib.parse import urlsplit
+
+    ua, ub = urlsplit(a.rstrip("/")), urlsplit(b.rstrip("/"))
+    if is_local(a) and is_local(b):
+        return ua.scheme == ub.scheme and ua.port == ub.port
+    return (ua.scheme, ua.hostname, ua.port, ua.path) == (ub.scheme, ub.hostname, ub.port, ub.path)
 
 
 def resume_hint(job: JobRecord) -> str:

@@ -32,7 +32,9 @@ from grokvid.api.errors import ConfigError, ValidationError
 
 STATES: tuple[str, ...] = (
     "created",  # row written, POST not (yet) sent
+    "submitting",  # committed before the POST's first byte
     "submit-unknown",  # the POST may or may not have created a paid job
+    "not-sent",  # the POST provably never reached the service
     "rejected",  # the service refused the request; nothing was made
     "pending",  # accepted; rendering
     "done",  # rendered; the video URL is known but the file is not saved yet
@@ -41,7 +43,9 @@ STATES: tuple[str, ...] = (
     "moderated",
     "expired",
 )
-TERMINAL_STATES = frozenset({"downloaded", "failed", "moderated", "expired", "rejected"})
+TERMINAL_STATES = frozenset(
+    {"downloaded", "failed", "moderated", "expired", "rejected", "not-sent"}
+)
 ID_PREFIX = "gv-"
 MIN_PREFIX = 4
 BUSY_TIMEOUT_MS = 5000

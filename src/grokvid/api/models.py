@@ -1,7 +1,8 @@
-"""The request and the model table, shared by the CLI, the xAI provider and the sandbox.
+"""xAI's wire request and model table (docs/xai-api.md, "Models"), used by the xAI provider.
 
-Everything the service publishes about its models (resolutions, prices, limits) lives here and
-nowhere else, so a price change is a one-line edit.
+Everything the service publishes about its models (resolutions, prices, aliases, limits) lives
+here and nowhere else in the client, so a price change is a one-line edit. The sandbox keeps a
+table of its own on purpose: it must be able to disagree with us as the real service would.
 """
 
 from __future__ import annotations
@@ -36,27 +37,42 @@ Resolution = Literal["480p", "720p", "1080p"]
 class ModelInfo:
     name: str
     usd_per_second: dict[str, float]  # resolution -> price per output second
-    estimate_only: bool = False
+    usd_per_image: float = 0.0  # each input image adds this to the charge
+    aliases: tuple[str, ...] = ()
 
     @property
     def resolutions(self) -> tuple[str, ...]:
         return tuple(self.usd_per_second)
 
 
-_LITE = 0.25  # 1.5-lite is priced at roughly a quarter of 1.5 (published as an estimate)
-
 MODELS: dict[str, ModelInfo] = {
     m.name: m
     for m in (
-        ModelInfo("grok-imagine-video", {"480p": 0.05, "720p": 0.07}),
-        ModelInfo("grok-imagine-video-1.5", {"480p": 0.08, "720p": 0.14, "1080p": 0.25}),
+        ModelInfo(
+            "grok-imagine-video",
+            {"480p": 0.05, "720p": 0.07},
+            usd_per_image=0.002,
+            aliases=("grok-imagine-video-beta",),
+        ),
+        ModelInfo(
+            "grok-imagine-video-1.5",
+            {"480p": 0.08, "720p": 0.14, "1080p": 0.25},
+            usd_per_image=0.01,
+            aliases=("grok-imagine-video-1.5-preview",),
+        ),
         ModelInfo(
             "grok-imagine-video-1.5-lite",
-            {"480p": 0.08 * _LITE, "720p": 0.14 * _LITE, "1080p": 0.25 * _LITE},
-            estimate_only=True,
+            {"480p": 0.02, "720p": 0.03, "1080p": 0.14},
+            usd_per_image=0.01,
         ),
     )
 }
+ALIASES: dict[str, str] = {alias: m.name for m in MODELS.values() for alias in m.aliases}
+
+
+def model_info(name: str) -> ModelInfo | None:
+    """The table entry for a model name or one of its aliases."""
+    return MODELS.get(ALIASES.get(name, name))
 
 
 def frame_size(resolution: str, aspect_ratio: str) -> tuple[int, int]:
@@ -73,12 +89,14 @@ def frame_size(resolution: str, aspect_ratio: str) -> tuple[int, int]:
     return (long_side, short) if num > den else (short, long_side)
 
 
-def estimate_cost_usd(model: str, resolution: str, duration: int) -> float | None:
+def estimate_cost_usd(
+    model: str, resolution: str, duration: int, *, images: int = 0
+) -> float | None:
     """Estimated price of one clip, or None for a model missing from the table."""
-    info = MODELS.get(model)
+    info = model_info(model)
     if info is None or resolution not in info.usd_per_second:
         return None
-    return round(info.usd_per_second[resolution] * duration, 4)
+    return round(info.usd_per_second[resolution] * duration + info.usd_per_image * images, 4)
 
 
 def ticks_to_usd(ticks: int | None) -> float | None:
@@ -118,7 +136,8 @@ class VideoRequest(BaseModel):
 
     @property
     def estimated_cost_usd(self) -> float | None:
-        return estimate_cost_usd(self.model, self.resolution, self.duration)
+        images = 0 if self.image is None else 1
+        return estimate_cost_usd(self.model, self.resolution, self.duration, images=images)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -164,7 +183,7 @@ def check_request(request: VideoRequest) -> list[str]:
             f"{', '.join(RESOLUTIONS)}.",
             "resolution",
         )
-    info = MODELS.get(request.model)
+    info = model_info(request.model)
     if info is None:
         warnings.append(
             f"Model {request.model!r} is not one grokvid knows ({', '.join(MODELS)}); "

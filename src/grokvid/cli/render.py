@@ -100,6 +100,10 @@ class Reporter:
             self._tasks[local_id] = self._progress.add_task(f"{label} submitting", total=100)
         self._labels[local_id] = label
 
+    def retry_note(self, local_id: str, message: str) -> None:
+        """The runner's retry callback: one line (or a changed label) per retry."""
+        self.retrying(local_id)(message)
+
     def retrying(self, local_id: str) -> Callable[[str], None]:
         """A callback for the provider: one line (or a changed label) per retry."""
 

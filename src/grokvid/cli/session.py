@@ -4,33 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
 from grokvid.api import errors
 from grokvid.api.config import Settings, check_base_url, load_settings
-from grokvid.api.xai import XAIProvider
 
 if TYPE_CHECKING:
     from grokvid.api.ledger import JobRecord, Ledger
+    from grokvid.api.runner import Endpoint
 
 SANDBOX_KEY = SecretStr("sandbox")
 SANDBOX_INSTALL = "pip install 'grokvid[sandbox]'"
-
-
-@dataclass(frozen=True)
-class Backend:
-    name: str  # "xai" or "sandbox"
-    base_url: str
-    api_key: SecretStr
-
-    def provider(self, on_retry: Callable[[str], None] | None = None) -> XAIProvider:
-        """Build inside the running event loop (the HTTP client belongs to it)."""
-        return XAIProvider(self.api_key, self.base_url, name=self.name, on_retry=on_retry)
 
 
 def settings(flags: dict[str, Any]) -> Settings:
@@ -68,8 +56,10 @@ def sandbox_render_seconds() -> float:
 
 
 @contextmanager
-def backend(config: Settings, *, sandbox: bool) -> Iterator[Backend]:
+def backend(config: Settings, *, sandbox: bool) -> Iterator[Endpoint]:
     """The service to talk to: the in-process sandbox, or xAI (or GROKVID_BASE_URL) with a key."""
+    from grokvid.api.runner import Endpoint
+
     if sandbox:
         render_seconds = sandbox_render_seconds()
         try:
@@ -81,10 +71,11 @@ def backend(config: Settings, *, sandbox: bool) -> Iterator[Backend]:
                 f"--sandbox needs the sandbox extra: {SANDBOX_INSTALL}"
             ) from exc
         with server:
-            yield Backend("sandbox", server.base_url, SANDBOX_KEY)
+            yield Endpoint("xai", server.base_url, SANDBOX_KEY, label="sandbox")
         return
     base_url = check_base_url(config.base_url)
-    yield Backend("xai", base_url, _api_key(config, "To try grokvid without a key, add --sandbox."))
+    key = _api_key(config, "To try grokvid without a key, add --sandbox.")
+    yield Endpoint("xai", base_url, key)
 
 
 def _api_key(config: Settings, hint: str = "") -> SecretStr:
@@ -98,22 +89,20 @@ def _api_key(config: Settings, hint: str = "") -> SecretStr:
     return config.api_key
 
 
-def job_backend(config: Settings, provider: str, base_url: str) -> Backend | None:
-    """How to reach the service a ledger job was sent to, or None if it can't be reached.
+def resume_endpoint(config: Settings, jobs: list[JobRecord]) -> Endpoint:
+    """How to reach the service for jobs picked up from the ledger.
 
-    The key is only ever sent to the base URL configured now: a job recorded against another
-    host (a staging URL, a stopped sandbox) is not polled with today's key by surprise.
-    Jobs from `--sandbox` lived in an in-process server that stopped with its command.
+    The key is only ever sent to the base URL configured now (the runner refuses a job
+    recorded against another host). A run made only of built-in sandbox jobs needs no key.
     """
-    if provider == "sandbox":
-        return None
-    current = check_base_url(config.base_url)
-    if check_base_url(base_url) != current:
-        raise errors.ValidationError(
-            f"This job was sent to {base_url}, but grokvid is configured for {current}. "
-            f"To reach it with your key, run with GROKVID_BASE_URL={base_url}."
-        )
-    return Backend(provider, current, _api_key(config))
+    from grokvid.api.runner import Endpoint
+
+    base_url = check_base_url(config.base_url)
+    if jobs and all(job.provider == "sandbox" for job in jobs):
+        return Endpoint("xai", base_url, SANDBOX_KEY, label="gone")
+    if all(job.request_id is None for job in jobs):
+        return Endpoint("xai", base_url, config.api_key or SANDBOX_KEY)
+    return Endpoint("xai", base_url, _api_key(config))
 
 
 def find_job(ledger: Ledger, ident: str) -> JobRecord:

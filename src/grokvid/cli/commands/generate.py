@@ -11,11 +11,12 @@ import typer
 from grokvid.cli.exits import handle_errors
 
 if TYPE_CHECKING:
+    from grokvid.api.config import Settings
     from grokvid.api.jobs import ClipResult
     from grokvid.api.ledger import JobRecord, Ledger
-    from grokvid.api.models import VideoRequest
+    from grokvid.api.runner import Endpoint
+    from grokvid.api.specs import Spec
     from grokvid.cli.render import Reporter
-    from grokvid.cli.session import Backend
 
 
 @handle_errors
@@ -101,6 +102,14 @@ def generate(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the request and cost estimate; send nothing.")
     ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            metavar="USD",
+            help="Refuse (exit 2, nothing sent) when the estimate for all clips exceeds this.",
+        ),
+    ] = None,
 ) -> None:
     """Generate clips from a prompt: MP4 files with JSON metadata.
 
@@ -110,9 +119,14 @@ def generate(
     `grokvid config`, then built-ins. Exit codes: see README.
     """
     from grokvid.api import errors
-    from grokvid.api.models import VideoRequest, check_request
+    from grokvid.api.providers import xai
     from grokvid.cli import render, session
 
+    if sandbox and base_url is not None:
+        raise errors.ValidationError(
+            "--sandbox and --base-url both say where to send the job: give one of them.",
+            "base_url",
+        )
     cfg = session.settings(
         {
             "model": model,
@@ -124,22 +138,9 @@ def generate(
             "base_url": base_url,
         }
     )
-    source, image_record = (None, None)
-    if image is not None:
-        from grokvid.api.images import load_image
-
-        source, image_record = load_image(image)
     text = _read_prompt(prompt, prompt_file, optional=image is not None)
-    request = VideoRequest(
-        model=cfg.model,
-        prompt=text,
-        duration=cfg.duration,
-        aspect_ratio=cfg.aspect_ratio,
-        resolution=cfg.resolution,
-        generate_audio=cfg.generate_audio,
-        image=source,
-    )
-    warnings = check_request(request)
+    spec = _spec(cfg, text, image)
+    warnings = xai.check(spec)
     if output is not None and variants > 1:
         raise errors.ValidationError(
             "--output names one file; with --variants use --output-dir instead.", "output"
@@ -152,34 +153,84 @@ def generate(
         )
     for warning in warnings:
         render.note(f"warning: {warning}", quiet=quiet)
+    estimate = xai.estimate_usd(spec)
     if dry_run:
-        _dry_run(request, variants, image_record)
+        _dry_run(spec, variants, estimate)
         return
-    folder = (cfg.output_dir or Path.cwd()).expanduser()
+    _check_budget(max_cost, estimate, variants, sandbox)
+    folder = (cfg.output_dir or Path.cwd()).expanduser().absolute()
     _check_output(output, folder, force)
-    with session.backend(cfg, sandbox=sandbox) as be, render.Reporter(quiet=quiet) as reporter:
-        render.note(_plan(be, request, variants, no_wait), quiet=quiet)
-        ledger, outcomes = _run(
-            be, request, image_record, variants, output, folder, force, no_wait, timeout, reporter
-        )
+    with session.backend(cfg, sandbox=sandbox) as endpoint:
+        with render.Reporter(quiet=quiet) as reporter:
+            render.note(_plan(endpoint, spec, estimate, variants, no_wait), quiet=quiet)
+            ledger, outcomes = _run(
+                endpoint, spec, variants, output, folder, force, no_wait, timeout, reporter
+            )
     code = render.report_outcomes(ledger, list(outcomes), json_out)
     if code:
         raise typer.Exit(code)
 
 
-def _plan(be: Backend, request: VideoRequest, variants: int, no_wait: bool) -> str:
+def _spec(cfg: Settings, text: str, image: str | None) -> Spec:
+    from grokvid.api.specs import ImageToVideo, MediaInput, TextToVideo
+
+    options = TextToVideo(
+        model=cfg.model,
+        prompt=text,
+        duration=cfg.duration,
+        aspect_ratio=cfg.aspect_ratio,
+        resolution=cfg.resolution,
+        audio=cfg.generate_audio,
+    )
+    if image is None:
+        return options
+    fields = options.model_dump(exclude={"kind"})
+    return ImageToVideo(**fields, image=MediaInput.from_source(image))
+
+
+def _check_budget(
+    max_cost: float | None, estimate: float | None, variants: int, sandbox: bool
+) -> None:
+    """--max-cost: refuse before anything is sent when the estimate is over the cap."""
+    from grokvid.api import errors
+
+    if max_cost is None or sandbox:
+        return
+    if not max_cost >= 0 or max_cost == float("inf"):
+        raise errors.ValidationError(
+            f"{max_cost} is not an amount in USD: use e.g. 2.50.", "max_cost"
+        )
+    if estimate is None:
+        raise errors.ValidationError(
+            "The price of this model is unknown, so --max-cost cannot be checked: drop "
+            "--max-cost or use a model grokvid knows.",
+            "max_cost",
+        )
+    total = estimate * variants
+    if total > max_cost:
+        raise errors.ValidationError(
+            f"The estimate ${total:.2f} is over the cap ${max_cost:.2f}: nothing was sent. "
+            "Raise --max-cost, or ask for fewer, shorter or smaller clips.",
+            "max_cost",
+        )
+
+
+def _plan(endpoint: Endpoint, spec: Spec, cost: float | None, variants: int, no_wait: bool) -> str:
     """The one line said before money is spent: what, where, and roughly how much."""
+    from grokvid.api.providers.xai import DEFAULT_BASE_URL, request_of
+
+    request = request_of(spec, inline=False)
     clips = f"{variants} clips" if variants > 1 else "1 clip"
     audio = "" if request.generate_audio else ", no audio"
     image = ", from an image" if request.image is not None else ""
-    spec = f"{request.duration} s {request.resolution} {request.aspect_ratio}{audio}{image}"
-    cost = request.estimated_cost_usd
-    from grokvid.api.xai import DEFAULT_BASE_URL
-
+    what = f"{request.duration} s {request.resolution} {request.aspect_ratio}{audio}{image}"
+    sandbox = endpoint.label == "sandbox"
     where = (
-        be.name if be.base_url in (DEFAULT_BASE_URL, "") or be.name == "sandbox" else be.base_url
+        "sandbox"
+        if sandbox
+        else (endpoint.provider if endpoint.base_url == DEFAULT_BASE_URL else endpoint.base_url)
     )
-    if be.name == "sandbox":
+    if sandbox:
         price = "sandbox, no cost"
     elif cost is None:
         price = "price unknown"
@@ -187,7 +238,10 @@ def _plan(be: Backend, request: VideoRequest, variants: int, no_wait: bool) -> s
         each = f" each, ${cost * variants:.2f} in all" if variants > 1 else ""
         price = f"est. ${cost:.2f}{each}"
     then = "; not waiting" if no_wait else ""
-    return f"requesting {clips} from {where}: {request.model}, {spec} ({price}){then}"
+    return f"requesting {clips} from {where}: {request.model}, {what} ({price}){then}"
+
+
+MAX_PROMPT_BYTES = 64 * 1024  # 10,000 characters of UTF-8 and a wide margin
 
 
 def _read_prompt(prompt: str | None, prompt_file: Path | None, *, optional: bool = False) -> str:
@@ -198,17 +252,19 @@ def _read_prompt(prompt: str | None, prompt_file: Path | None, *, optional: bool
             "Give the prompt once: as an argument or with --prompt-file, not both.", "prompt"
         )
     if prompt is not None:
-        return prompt
+        return _checked_text(_argv_text(prompt), "PROMPT")
     if prompt_file is not None:
         if str(prompt_file) == "-":
-            return sys.stdin.read().strip()
+            return _checked_text(_decode(_read_bounded(sys.stdin.buffer), "stdin"), "stdin").strip()
         try:
-            return prompt_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not valid UTF-8"
+            with open(prompt_file, "rb") as handle:
+                data = _read_bounded(handle)
+        except OSError as exc:
             raise errors.ValidationError(
-                f"Cannot read --prompt-file {prompt_file}: {reason}.", "prompt_file"
+                f"Cannot read --prompt-file {prompt_file}: {exc.strerror}.", "prompt_file"
             ) from exc
+        where = f"--prompt-file {prompt_file}"
+        return _checked_text(_decode(data, where), where).strip()
     if sys.stdin is None or sys.stdin.isatty():
         if optional:
             return ""
@@ -217,28 +273,73 @@ def _read_prompt(prompt: str | None, prompt_file: Path | None, *, optional: bool
             "with --prompt-file PATH, or on stdin.",
             "prompt",
         )
-    return sys.stdin.read().strip()  # `echo "..." |` ends the prompt with a newline
+    # `echo "..." |` ends the prompt with a newline
+    return _checked_text(_decode(_read_bounded(sys.stdin.buffer), "stdin"), "stdin").strip()
 
 
-def _dry_run(request: VideoRequest, variants: int, image_record: dict[str, Any] | None) -> None:
+def _read_bounded(handle: Any) -> bytes:
+    """At most MAX_PROMPT_BYTES: a prompt from /dev/zero is a usage error, not a MemoryError."""
+    from grokvid.api import errors
+
+    data = handle.read(MAX_PROMPT_BYTES + 1)
+    if len(data) > MAX_PROMPT_BYTES:
+        raise errors.ValidationError(
+            f"The prompt is over {MAX_PROMPT_BYTES // 1024} KiB; the limit is 10,000 characters. "
+            "Shorten it.",
+            "prompt_file",
+        )
+    return bytes(data)
+
+
+def _decode(data: bytes, where: str) -> str:
+    from grokvid.api import errors
+
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise errors.ValidationError(
+            f"The prompt from {where} is not valid UTF-8 (byte {exc.start}): save it as UTF-8.",
+            "prompt_file",
+        ) from None
+
+
+def _argv_text(text: str) -> str:
+    """Undecodable bytes in argv arrive as lone surrogates: refuse them in one line."""
+    from grokvid.api import errors
+
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.ValidationError(
+            "The prompt argument is not valid UTF-8: check the terminal's encoding, or use "
+            "--prompt-file.",
+            "prompt",
+        ) from None
+    return text
+
+
+def _checked_text(text: str, where: str) -> str:
+    from grokvid.api import errors
+
+    if "\x00" in text:
+        raise errors.ValidationError(
+            f"The prompt from {where} contains a NUL character: remove it.", "prompt"
+        )
+    return text
+
+
+def _dry_run(spec: Spec, variants: int, cost: float | None) -> None:
     import json
 
+    from grokvid.api.providers.xai import SUBMIT_PATH, dry_body
     from grokvid.cli.render import out
 
-    body = request.body()
-    if image_record is not None and "file" in image_record:
-        # Not megabytes of base64 on the screen: what would be inlined, and from where.
-        body["image"] = {
-            "url": f"data:{image_record['type']};base64,… ({image_record['bytes']:,} bytes of "
-            f"{image_record['file']})"
-        }
-    cost = request.estimated_cost_usd
     out(
         json.dumps(
             {
                 "method": "POST",
-                "path": "/v1/videos/generations",
-                "body": body,
+                "path": SUBMIT_PATH,
+                "body": dry_body(spec),
                 "requests": variants,
                 "estimated_cost_usd": None if cost is None else round(cost * variants, 4),
             },
@@ -266,23 +367,44 @@ def _check_output(output: Path | None, folder: Path, force: bool) -> None:
             )
         metadata.check_free(metadata.sidecar_path(output), force=force)
     target = output.parent if output is not None else folder
+    field = "output" if output is not None else "output_dir"
     if target.exists() and not target.is_dir():
-        raise errors.ValidationError(f"{target} is not a directory.", "output_dir")
+        raise errors.ValidationError(f"{target.absolute()} is not a directory.", field)
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise errors.ValidationError(
-            f"Cannot create {target}: {exc.strerror}. Choose another --output-dir.", "output_dir"
+            f"Cannot create {target.absolute()}: {exc.strerror}. Choose another folder.", field
         ) from exc
+    probe_writable(target, field)
+
+
+def probe_writable(folder: Path, field: str) -> None:
+    """Create and remove a temporary file: a folder that can't take the clip is found before
+    the POST, not after the render was paid for."""
+    import os
+    import tempfile
+
+    from grokvid.api import errors
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".grokvid-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise errors.ValidationError(
+            f"Cannot write in {folder.absolute()}: {exc.strerror}. Choose a folder you can "
+            "write to.",
+            field,
+        ) from None
 
 
 Outcome = tuple[str, "ClipResult | JobRecord | BaseException"]
 
 
 def _run(
-    be: Backend,
-    request: VideoRequest,
-    image_record: dict[str, Any] | None,
+    endpoint: Endpoint,
+    spec: Spec,
     variants: int,
     output: Path | None,
     folder: Path,
@@ -291,102 +413,60 @@ def _run(
     timeout: float,
     reporter: Reporter,
 ) -> tuple[Ledger, list[Outcome]]:
-    import asyncio
     import uuid
 
     from grokvid.api import jobs
     from grokvid.api.ledger import Ledger
+    from grokvid.api.runner import ClipPlan, Runner, RunOptions
+    from grokvid.cli.signals import run_interruptible
 
     ledger = Ledger()
     batch = uuid.uuid4().hex[:12] if variants > 1 else None
-    created = [
-        jobs.create_job(
-            ledger,
-            request,
-            provider=be.name,
-            base_url=be.base_url,
-            output=output,
-            output_dir=folder,
-            batch_id=batch,
-            variant=i,
-            image_record=image_record,
-        )
-        for i in range(variants)
-    ]
+    runner = Runner(ledger, endpoint, events=reporter, on_retry=reporter.retry_note)
+    hint = spec.prompt if spec.prompt.strip() else _image_label(spec)
+    plans = []
+    for i in range(variants):
+        plans.append(ClipPlan(spec, output or folder / "pending.mp4", batch_id=batch, variant=i))
+    created = runner.create(plans)
     for i, job in enumerate(created):
+        if output is None:
+            target = folder / jobs.clip_name(hint, job.local_id)
+            created[i] = job = ledger.update(job.local_id, output_path=str(target))
         label = job.local_id if variants == 1 else f"{job.local_id} ({i + 1}/{variants})"
         reporter.add(job.local_id, label)
 
-    async def one(job: JobRecord) -> ClipResult | JobRecord:
-        async with be.provider(on_retry=reporter.retrying(job.local_id)) as provider:
-            job = await jobs.submit(ledger, provider, job, request, reporter)
-            if no_wait:
-                return job
-            with jobs.resumable(job):
-                job = await jobs.wait(ledger, provider, job, timeout=timeout, emit=reporter)
-                dest = Path(job.output_path or folder / jobs.clip_name(job.prompt, job.local_id))
-                return await jobs.fetch(
-                    ledger, provider, job, dest=dest, force=force, emit=reporter
-                )
-
     async def all_jobs() -> list[ClipResult | JobRecord | BaseException]:
-        return await asyncio.gather(*(one(job) for job in created), return_exceptions=True)
+        async with runner:
+            return list(
+                await runner.run(
+                    created, RunOptions(wait=not no_wait, timeout=timeout, force=force)
+                )
+            )
 
     ids = [job.local_id for job in created]
     try:
-        try:
-            outcomes = asyncio.run(all_jobs())
-        except KeyboardInterrupt:
-            raise _interrupted(ledger, ids) from None
-        if any(isinstance(o, KeyboardInterrupt | asyncio.CancelledError) for o in outcomes):
-            raise _interrupted(ledger, ids)
+        outcomes = run_interruptible(all_jobs(), lambda: runner.interrupted(ids))
     finally:
-        if be.name == "sandbox":
+        if endpoint.label == "sandbox":
             _sandbox_gone(ledger, ids)
     return ledger, [(job.local_id, o) for job, o in zip(created, outcomes, strict=True)]
+
+
+def _image_label(spec: Spec) -> str:
+    from grokvid.api.specs import media_of
+
+    media = media_of(spec)
+    return media[0].label if media else "clip"
 
 
 def _sandbox_gone(ledger: Ledger, ids: list[str]) -> None:
     """The built-in sandbox stops with this command: its unfinished jobs end with it."""
     for local_id in ids:
         job = ledger.get(local_id)
-        if job is not None and job.state in ("created", "pending", "done"):
+        if job is not None and job.state in ("created", "submitting", "pending", "done"):
             ledger.update(
                 local_id,
                 state="expired",
                 error_code="sandbox_stopped",
                 error_message="the built-in sandbox stopped before the clip was saved",
             )
-
-
-def _interrupted(ledger: Ledger, ids: list[str]) -> Exception:
-    """Ctrl-C: keep every job findable and say, in one command, how to pick them up."""
-    from grokvid.api import errors
-
-    unknown, resumable = [], []
-    for local_id in ids:
-        job = ledger.get(local_id)
-        if job is None:
-            continue
-        if job.state == "created" and job.provider != "sandbox":
-            # The POST may have been in flight: we cannot know whether it was billed.
-            ledger.update(local_id, state="submit-unknown", error_message="interrupted")
-            unknown.append(local_id)
-        elif job.request_id and not job.terminal and job.provider != "sandbox":
-            resumable.append(local_id)
-    parts = []
-    if resumable:
-        parts.append(f"resume with: grokvid download {' '.join(resumable)} --wait")
-    if unknown:
-        parts.append(
-            f"the submit of {', '.join(unknown)} was cut off, so the service may have created "
-            "(and will bill) it: check your usage at console.x.ai before generating again"
-        )
-    if not parts:
-        sandbox = any((job := ledger.get(i)) is not None and job.provider == "sandbox" for i in ids)
-        parts.append(
-            "nothing to resume: the built-in sandbox stopped with this command"
-            if sandbox
-            else "nothing was submitted"
-        )
-    return errors.Interrupted("; ".join(parts), job_ids=ids)

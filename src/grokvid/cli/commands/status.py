@@ -12,7 +12,10 @@ if TYPE_CHECKING:
     from grokvid.api.config import Settings
     from grokvid.api.ledger import JobRecord, Ledger
 
-STATES = "created, submit-unknown, rejected, pending, done, downloaded, failed, moderated, expired"
+STATES = (
+    "created, submitting, submit-unknown, not-sent, rejected, pending, done, downloaded, failed, "
+    "moderated, expired"
+)
 
 
 @handle_errors
@@ -78,28 +81,40 @@ def _refresh_all(cfg: Settings, ledger: Ledger, jobs: list[JobRecord]) -> list[J
     import asyncio
 
     from grokvid.api import errors
-    from grokvid.api.jobs import refresh
+    from grokvid.api.jobs import same_service
+    from grokvid.api.runner import Runner
     from grokvid.cli import render, session
     from grokvid.cli.exits import describe
 
-    async def one(job: JobRecord) -> JobRecord:
-        if job.state not in ("pending", "done") or job.request_id is None:
-            return job
-        try:
-            be = session.job_backend(cfg, job.provider, job.base_url)
-        except errors.GrokvidError as exc:
-            render.note(f"warning: {job.local_id} not refreshed: {describe(exc)}")
-            return job
-        if be is None:
-            return job
-        try:
-            async with be.provider() as provider:
-                return await refresh(ledger, provider, job)
-        except errors.GrokvidError as exc:
-            render.note(f"warning: {job.local_id} not refreshed: {describe(exc)}")
-            return job
+    live = [
+        job
+        for job in jobs
+        if job.state in ("pending", "done") and job.request_id and job.provider != "sandbox"
+    ]
+    if not live:
+        return jobs
+    try:
+        endpoint = session.resume_endpoint(cfg, live)
+    except errors.GrokvidError as exc:
+        render.note(f"warning: jobs not refreshed: {describe(exc)}")
+        return jobs
+    reachable = [job for job in live if same_service(job.base_url, endpoint.base_url)]
+    for job in live:
+        if job not in reachable:
+            render.note(
+                f"warning: {job.local_id} not refreshed: it was sent to {job.base_url}; "
+                f"use --base-url {job.base_url} to check it"
+            )
+    runner = Runner(ledger, endpoint)
 
-    async def run() -> list[JobRecord]:
-        return list(await asyncio.gather(*(one(job) for job in jobs)))
+    async def run() -> list[JobRecord | errors.GrokvidError]:
+        async with runner:
+            return await runner.refresh(reachable)
 
-    return asyncio.run(run())
+    fresh: dict[str, JobRecord] = {}
+    for job, answer in zip(reachable, asyncio.run(run()), strict=True):
+        if isinstance(answer, errors.GrokvidError):
+            render.note(f"warning: {job.local_id} not refreshed: {describe(answer)}")
+        else:
+            fresh[job.local_id] = answer
+    return [fresh.get(job.local_id, job) for job in jobs]

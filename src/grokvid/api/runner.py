@@ -1,0 +1,570 @@
+"""The job runner: create → submit → wait → fetch → describe, for one clip or hundreds.
+
+Every command and the Python API go through a `Runner`. It owns what must be right everywhere:
+the ledger is written before each step can fail (a row says `submitting` before the POST's first
+byte), a paid POST is re-sent only under the resend rule (`grokvid.api.retry`), one pooled HTTP
+client serves every job of a provider in a run, concurrency is bounded, an interrupt leaves
+every job findable, and a key only ever goes to its own provider's host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from grokvid.api import errors, jobs, metadata, retry
+from grokvid.api.download import DownloadResult, download_clip, sha256_of
+from grokvid.api.jobs import ClipResult, EventSink, JobEvent, now
+from grokvid.api.ledger import JobRecord, Ledger
+from grokvid.api.poll import PollSchedule
+from grokvid.api.providers import registry
+from grokvid.api.providers.base import Connection, ProviderClient
+from grokvid.api.retry import Backoff, RetryPolicy, call_with_retries, submit_by_rule
+from grokvid.api.specs import Spec, spec_to_json
+from grokvid.api.states import JobState
+
+Outcome = ClipResult | JobRecord | errors.GrokvidError
+URL_REFRESHES = 2  # fresh URLs to ask for when the video host says 403/404/410
+
+
+def _noop(event: JobEvent) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where this run reaches a provider, and the key that may go there (and only there)."""
+
+    provider: str  # the registry's name: "xai"
+    base_url: str
+    api_key: SecretStr
+    label: str = ""  # what the ledger calls it: "xai", or "sandbox" for the built-in one
+    transport: Any = None  # an httpx transport, for tests
+
+    @property
+    def ledger_name(self) -> str:
+        return self.label or self.provider
+
+
+@dataclass
+class ClipPlan:
+    """One clip to make: the spec, where it goes, and how it is grouped."""
+
+    spec: Spec
+    output: Path
+    batch_id: str | None = None
+    variant: int | None = None
+    fingerprint: str | None = None
+
+
+@dataclass
+class RunOptions:
+    wait: bool = True
+    timeout: float = 600.0  # seconds for the whole run: polls, retries and downloads
+    force: bool = False
+    output_dir: Path | None = None  # resume: save here instead of where the job planned
+
+
+@dataclass
+class Runner:
+    ledger: Ledger
+    endpoint: Endpoint
+    events: EventSink = _noop
+    concurrency: int = 8
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    backoff: Backoff = field(default_factory=lambda: retry.default_backoff())
+    on_retry: Callable[[str, str], None] | None = None  # (local_id, message)
+    _client: ProviderClient | None = None
+    _specs: dict[str, Spec] = field(default_factory=dict)
+
+    # --- the client -------------------------------------------------------------------
+
+    def client(self) -> ProviderClient:
+        """The one pooled client of this run (built inside the running event loop)."""
+        if self._client is None:
+            provider = registry.get(self.endpoint.provider)
+            self._client = provider.create(
+                Connection(self.endpoint.base_url, self.endpoint.api_key, self.endpoint.transport)
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def __aenter__(self) -> Runner:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _policy(self, local_id: str, deadline: float | None) -> RetryPolicy:
+        def said(message: str) -> None:
+            if self.on_retry is not None:
+                self.on_retry(local_id, message)
+
+        return RetryPolicy(self.backoff, self.sleep, self.clock, deadline, said)
+
+    # --- create ------------------------------------------------------------------------
+
+    def create(self, plans: Sequence[ClipPlan]) -> list[JobRecord]:
+        """Write every row (state `created`) before any money can be spent."""
+        created = []
+        for plan in plans:
+            spec = plan.spec
+            job = self.ledger.create(
+                provider=self.endpoint.ledger_name,
+                base_url=self.endpoint.base_url,
+                model=spec.model,
+                prompt=spec.prompt,
+                params=_params(spec),
+                estimated_cost_usd=_estimate(self.endpoint.provider, spec),
+                batch_id=plan.batch_id,
+                variant=plan.variant,
+                **_extra_columns(spec, plan.fingerprint),
+            )
+            job = self.ledger.update(job.local_id, output_path=str(plan.output.absolute()))
+            self._specs[job.local_id] = spec
+            created.append(job)
+        return created
+
+    # --- run ---------------------------------------------------------------------------
+
+    async def run(self, created: Sequence[JobRecord], options: RunOptions) -> list[Outcome]:
+        """Submit new jobs and see every one through; one outcome per job, in order."""
+        deadline = self.clock() + options.timeout
+        gate = asyncio.Semaphore(max(1, self.concurrency))
+
+        async def one(job: JobRecord) -> Outcome:
+            async with gate:
+                try:
+                    return await self._drive(job, options, deadline)
+                except errors.GrokvidError as exc:
+                    return exc
+
+        return await self._all(created, one)
+
+    async def resume(self, found: Sequence[JobRecord], options: RunOptions) -> list[Outcome]:
+        """Pick up jobs from the ledger (download, status --wait, a rerun): never a POST."""
+        deadline = self.clock() + options.timeout
+        gate = asyncio.Semaphore(max(1, self.concurrency))
+
+        async def one(job: JobRecord) -> Outcome:
+            async with gate:
+                try:
+                    return await self._pick_up(job, options, deadline)
+                except errors.GrokvidError as exc:
+                    return exc
+
+        return await self._all(found, one)
+
+    async def refresh(self, found: Sequence[JobRecord]) -> list[JobRecord | errors.GrokvidError]:
+        """Ask the service once about each job the ledger thinks it still knows."""
+
+        async def one(job: JobRecord) -> JobRecord | errors.GrokvidError:
+            if not JobState(job.state).is_pollable or job.request_id is None:
+                return job
+            try:
+                return await self._poll_once(job, self._policy(job.local_id, None))
+            except errors.GrokvidError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(job) for job in found)))
+
+    async def _all(
+        self, found: Sequence[JobRecord], one: Callable[[JobRecord], Awaitable[Outcome]]
+    ) -> list[Outcome]:
+        try:
+            return list(await asyncio.gather(*(one(job) for job in found)))
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise self.interrupted([job.local_id for job in found]) from None
+
+    # --- the steps ---------------------------------------------------------------------
+
+    async def _drive(self, job: JobRecord, options: RunOptions, deadline: float) -> Outcome:
+        job = await self._submit(job, deadline)
+        if not options.wait:
+            return job
+        return await self._see_through(job, options, deadline, Path(job.output_path or ""))
+
+    async def _pick_up(self, job: JobRecord, options: RunOptions, deadline: float) -> Outcome:
+        planned = Path(job.output_path or jobs.clip_name(job.prompt, job.local_id))
+        dest = options.output_dir.expanduser() / planned.name if options.output_dir else planned
+        dest = dest.absolute()
+        state = JobState(job.state)
+        changed = False
+        if state == JobState.DOWNLOADED and not options.force:
+            kept = await self._kept_clip(job, dest)
+            if kept is not None:
+                return kept
+            changed = dest.exists()
+            if changed:
+                self.events(
+                    JobEvent(
+                        job.local_id,
+                        "warning",
+                        job.state,
+                        message=f"{dest} changed since it was downloaded (its size or sha256 "
+                        "differs); downloading the clip again",
+                    )
+                )
+        elif dest.exists() and not options.force and not state.is_failure:
+            own = await self._own_finished_clip(job, dest)
+            if own is not None:
+                return own
+            raise errors.ValidationError(
+                f"{dest} already exists: pass --force to overwrite, or use --output-dir.", "output"
+            )
+        jobs.raise_if_unsent(job)
+        if job.provider == "sandbox" and self.endpoint.label != "sandbox":
+            raise jobs.sandbox_gone(job)
+        self._check_host(job)
+        if state == JobState.DOWNLOADED:  # fetching a saved clip again: a fresh URL first
+            url_before = job.video_url_fetched_at
+            job = await self._poll_once(job, self._policy(job.local_id, deadline))
+            if job.video_url_fetched_at == url_before:
+                what = (
+                    f"{dest} changed since job {job.local_id} downloaded it, and"
+                    if changed
+                    else f"Job {job.local_id}: "
+                )
+                raise errors.JobFailed(
+                    f"{what} the service no longer has the clip "
+                    f"({job.error_message or 'no fresh URL'}).",
+                    state="expired",
+                    request_id=job.request_id,
+                )
+        elif state != JobState.DONE or not job.video_url:
+            job = await self._poll_once(job, self._policy(job.local_id, deadline))
+        jobs.raise_if_failed(job)
+        if job.state == JobState.PENDING and not options.wait:
+            raise errors.WaitTimeout(
+                f"Job {job.local_id} is still rendering ({job.progress or 0}%): "
+                f"add --wait, e.g. grokvid download {job.local_id} --wait",
+                request_id=job.request_id,
+            )
+        if changed:
+            options = RunOptions(options.wait, options.timeout, True, options.output_dir)
+        return await self._see_through(job, options, deadline, dest)
+
+    def _check_host(self, job: JobRecord) -> None:
+        """A key goes only to the host it is configured for, never to a job's old host."""
+        if not jobs.same_service(job.base_url, self.endpoint.base_url):
+            raise errors.ValidationError(
+                f"Job {job.local_id} was sent to {job.base_url}, but grokvid is configured for "
+                f"{self.endpoint.base_url}. To reach it with your key, run with "
+                f"--base-url {job.base_url} (or GROKVID_BASE_URL={job.base_url}).",
+                "base_url",
+            )
+
+    async def _submit(self, job: JobRecord, deadline: float) -> JobRecord:
+        spec = self._specs[job.local_id]
+        client = self.client()
+        # Before the first byte: a process killed mid-POST leaves "submitting", never "created".
+        job = self.ledger.update(job.local_id, state=JobState.SUBMITTING)
+        self.events(JobEvent(job.local_id, "submitting", JobState.SUBMITTING))
+        try:
+            accepted = await submit_by_rule(
+                lambda: client.submit(spec), self._policy(job.local_id, deadline)
+            )
+        except errors.SubmitUnknown as exc:
+            self.ledger.update(
+                job.local_id, state=JobState.SUBMIT_UNKNOWN, error_message=exc.message
+            )
+            exc.local_id = job.local_id
+            exc.message = (
+                f"{exc.message} Job {job.local_id} is marked submit-unknown; {self._check_hint()}."
+            )
+            raise
+        except errors.SendFailed as exc:
+            self._not_sent(job, exc, "network")
+            exc.message = (
+                f"{exc.message} Nothing was sent: is {self.endpoint.base_url} right and reachable?"
+            )
+            raise
+        except (errors.RateLimited, errors.AuthError) as exc:
+            self._not_sent(
+                job, exc, "rate_limited" if isinstance(exc, errors.RateLimited) else "auth"
+            )
+            raise
+        except errors.APIError as exc:
+            self.ledger.update(
+                job.local_id,
+                state=JobState.REJECTED,
+                error_code=exc.code,
+                error_message=exc.message,
+            )
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self.ledger.update(
+                job.local_id,
+                state=JobState.SUBMIT_UNKNOWN,
+                error_message="interrupted while submitting",
+            )
+            raise
+        # Recorded first (milliseconds), then told: a printed "submitted" is always in the
+        # ledger, and when the ledger cannot take it the error carries the request id instead.
+        job = self._record_submitted(job, accepted.request_id, accepted.handle)
+        self.events(
+            JobEvent(
+                job.local_id, "submitted", JobState.PENDING, progress=0, message=accepted.request_id
+            )
+        )
+        return job
+
+    def _record_submitted(
+        self, job: JobRecord, request_id: str, handle: dict[str, Any]
+    ) -> JobRecord:
+        fields: dict[str, Any] = {
+            "request_id": request_id,
+            "state": JobState.PENDING,
+            "submitted_at": now(),
+            **_handle_column(handle),
+        }
+        record = getattr(self.ledger, "record_or_journal", None)
+        try:
+            if record is None:
+                return self.ledger.update(job.local_id, **fields)
+            if record(job.local_id, **fields):
+                return self.ledger.update(job.local_id)
+            return job.model_copy(update=fields)
+        except Exception as exc:  # disk full, I/O error: the paid job must not vanish silently
+            raise errors.LedgerWriteFailed(
+                f"Job {job.local_id} was accepted as request {request_id}, but the ledger "
+                f"{self.ledger.path} could not record it ({exc}). Free space, then fetch it "
+                f"with: grokvid download {request_id} --wait",
+                local_id=job.local_id,
+                request_id=request_id,
+            ) from exc
+
+    def _not_sent(self, job: JobRecord, exc: errors.GrokvidError, code: str) -> None:
+        self.ledger.update(
+            job.local_id, state=JobState.NOT_SENT, error_code=code, error_message=exc.message
+        )
+
+    def _check_hint(self) -> str:
+        if self.endpoint.label == "sandbox" or jobs.is_local(self.endpoint.base_url):
+            return "a local server charges nothing"
+        console = registry.get(self.endpoint.provider).info.console
+        return f"check your usage at {console} before retrying"
+
+    async def _see_through(
+        self, job: JobRecord, options: RunOptions, deadline: float, dest: Path
+    ) -> ClipResult:
+        with jobs.resumable(job):
+            if job.state not in (JobState.DONE, JobState.DOWNLOADED) or not job.video_url:
+                job = await self._wait(job, deadline)
+            return await self._fetch(job, dest, options, deadline)
+
+    async def _poll_once(self, job: JobRecord, policy: RetryPolicy) -> JobRecord:
+        client = self.client()
+        handle = _handle_of(job)
+        status = await call_with_retries(lambda: client.status(handle), policy)
+        return jobs.record(self.ledger, job, status)
+
+    async def _wait(self, job: JobRecord, deadline: float) -> JobRecord:
+        """Poll until done (returned) or failed/moderated/expired (JobFailed raised)."""
+        schedule = PollSchedule()
+        start = self.clock()
+        since_submit = (now() - job.submitted_at).total_seconds() if job.submitted_at else 0.0
+        delay = schedule.first
+        last_state = job.state
+        policy = self._policy(job.local_id, deadline)
+        while True:
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise errors.WaitTimeout(
+                    f"Stopped waiting at the time limit. {jobs.resume_hint(job)}",
+                    request_id=job.request_id,
+                )
+            await self.sleep(min(delay, remaining))
+            job = await self._poll_once(job, policy)
+            elapsed = self.clock() - start
+            if job.state != last_state or job.state == JobState.PENDING:
+                kind = "progress" if job.state == JobState.PENDING else str(job.state)
+                self.events(
+                    JobEvent(
+                        job.local_id,
+                        kind,
+                        job.state,
+                        progress=job.progress,
+                        elapsed=elapsed + since_submit,
+                    )
+                )
+            last_state = job.state
+            if job.state == JobState.DONE:
+                return job
+            jobs.raise_if_failed(job)
+            delay = schedule.next_delay(elapsed + since_submit, job.progress)
+
+    async def _fetch(
+        self, job: JobRecord, dest: Path, options: RunOptions, deadline: float
+    ) -> ClipResult:
+        """Download with every check, asking for a fresh URL when the old one is gone."""
+        metadata.check_free(metadata.sidecar_path(dest), force=options.force)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+
+        def progress(done: int, total: int | None) -> None:
+            self.events(
+                JobEvent(job.local_id, "downloading", job.state, bytes_done=done, bytes_total=total)
+            )
+
+        for refresh_no in range(URL_REFRESHES + 1):
+            try:
+                remaining = max(1.0, deadline - self.clock())
+                result = await asyncio.wait_for(
+                    download_clip(
+                        job.video_url or "", dest, force=options.force, on_progress=progress
+                    ),
+                    remaining,
+                )
+                break
+            except TimeoutError:
+                raise errors.WaitTimeout(
+                    f"The download of {dest} passed the time limit. {jobs.resume_hint(job)}",
+                    request_id=job.request_id,
+                ) from None
+            except errors.URLExpired:
+                if refresh_no == URL_REFRESHES:
+                    raise
+                job = await self._poll_once(job, self._policy(job.local_id, deadline))
+                jobs.raise_if_failed(job)
+                self.events(
+                    JobEvent(
+                        job.local_id,
+                        "warning",
+                        job.state,
+                        message="video URL expired; fetched a fresh one",
+                    )
+                )
+        return await jobs.finish(self.ledger, job, result, emit=self.events)
+
+    async def _kept_clip(self, job: JobRecord, dest: Path) -> ClipResult | None:
+        """A downloaded clip still on disk, checked by size and sha256; None to fetch again."""
+        dest = dest.absolute()
+        if not dest.is_file():
+            return None
+        if job.bytes is not None and dest.stat().st_size != job.bytes:
+            return None
+        digest = await asyncio.to_thread(sha256_of, dest)
+        if job.sha256 and digest != job.sha256:
+            return None
+        sidecar = metadata.sidecar_path(dest)
+        if sidecar.exists():
+            return ClipResult(job=job, path=dest, metadata_path=sidecar, reused=True)
+        result = DownloadResult(
+            path=dest, bytes=dest.stat().st_size, sha256=digest, content_type=None, resumed_from=0
+        )
+        return await jobs.finish(self.ledger, job, result, emit=self.events)
+
+    async def _own_finished_clip(self, job: JobRecord, dest: Path) -> ClipResult | None:
+        """A clip saved by an earlier run that was cut off before the ledger said so."""
+        if job.sha256 is None or not dest.is_file():
+            return None
+        digest = await asyncio.to_thread(sha256_of, dest)
+        if digest != job.sha256:
+            return None
+        result = DownloadResult(
+            path=dest.absolute(),
+            bytes=dest.stat().st_size,
+            sha256=digest,
+            content_type=None,
+            resumed_from=0,
+        )
+        return await jobs.finish(self.ledger, job, result, emit=self.events)
+
+    # --- interrupts ----------------------------------------------------------------------
+
+    def interrupted(self, ids: Sequence[str]) -> errors.Interrupted:
+        """Ctrl-C or SIGTERM: keep every job findable and say, once, how to pick them up."""
+        unknown, resumable = [], []
+        sandbox = self.endpoint.label == "sandbox"
+        for local_id in ids:
+            job = self.ledger.get(local_id)
+            if job is None:
+                continue
+            if job.state in (JobState.SUBMITTING, JobState.SUBMIT_UNKNOWN) and not sandbox:
+                if job.state == JobState.SUBMITTING:
+                    self.ledger.update(
+                        local_id, state=JobState.SUBMIT_UNKNOWN, error_message="interrupted"
+                    )
+                unknown.append(local_id)
+            elif job.request_id and not JobState(job.state).is_terminal and not sandbox:
+                resumable.append(local_id)
+        parts = []
+        if resumable:
+            parts.append(f"resume with: grokvid download {' '.join(resumable)} --wait")
+        if unknown:
+            console = registry.get(self.endpoint.provider).info.console
+            parts.append(
+                f"the submit of {', '.join(unknown)} was cut off, so the service may have "
+                f"created (and will bill) it: check your usage at {console} before generating again"
+            )
+        if not parts:
+            parts.append(
+                "nothing to resume: the built-in sandbox stopped with this command"
+                if sandbox
+                else "nothing was submitted"
+            )
+        return errors.Interrupted("; ".join(parts), job_ids=list(ids))
+
+
+def _estimate(provider: str, spec: Spec) -> float | None:
+    if provider == "xai":
+        from grokvid.api.providers import xai
+
+        return xai.estimate_usd(spec)
+    return None
+
+
+def _params(spec: Spec) -> dict[str, Any]:
+    """The 0.1 `params` column: the request's parameters, media as their records."""
+    from grokvid.api.specs import media_of
+
+    params: dict[str, Any] = {
+        "model": spec.model,
+        "prompt": spec.prompt,
+        "duration": spec.duration,
+        "aspect_ratio": spec.aspect_ratio,
+        "resolution": spec.resolution,
+        "generate_audio": spec.audio,
+    }
+    media = media_of(spec)
+    if media:
+        params["image"] = media[0].record()
+    if not spec.prompt.strip() and media:
+        del params["prompt"]
+    return params
+
+
+def _extra_columns(spec: Spec, fingerprint: str | None) -> dict[str, Any]:
+    from grokvid.api import ledger as ledger_module
+
+    columns = getattr(ledger_module, "COLUMNS", ())
+    extra: dict[str, Any] = {}
+    if "spec" in columns:
+        extra["spec"] = spec_to_json(spec)
+    if "fingerprint" in columns:
+        extra["fingerprint"] = fingerprint
+    return extra
+
+
+def _handle_column(handle: dict[str, Any]) -> dict[str, Any]:
+    from grokvid.api import ledger as ledger_module
+
+    return {"handle": handle} if "handle" in getattr(ledger_module, "COLUMNS", ()) else {}
+
+
+def _handle_of(job: JobRecord) -> dict[str, Any]:
+    handle = getattr(job, "handle", None)
+    if isinstance(handle, dict) and handle:
+        return handle
+    return {"request_id": job.request_id}
