@@ -361,3 +361,86 @@ def test_click_style_parameter_types() -> None:
     assert kind("integer").kind == "any"
     param = SimpleNamespace(name="x", type=SimpleNamespace(name="choice", choices=["a", "b"]))
     assert completions._typed(param, ["--x"]).words == (("a", ""), ("b", ""))
+
+
+# --- `grokvid completions show|install` ------------------------------------------------------
+
+
+def _invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from grokvid.cli.main import app
+
+    result = CliRunner().invoke(app, ["completions", *args], env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_show_prints_the_shipped_script(shell: str) -> None:
+    from grokvid.cli.completions import FILES, default_dir
+
+    code, out, err = _invoke("show", shell)
+    assert (code, err) == (0, "")
+    assert out == (default_dir() / FILES[shell]).read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    return home
+
+
+@pytest.mark.parametrize(
+    ("shell", "where"),
+    [
+        ("bash", ".local/share/bash-completion/completions/grokvid"),
+        ("zsh", ".zfunc/_grokvid"),
+        ("fish", ".config/fish/completions/grokvid.fish"),
+    ],
+)
+def test_install_writes_where_the_shell_looks_and_says_so(
+    home: Path, shell: str, where: str
+) -> None:
+    code, out, err = _invoke("install", shell)
+    target = home / where
+    assert (code, out) == (0, "")
+    assert target.read_text(encoding="utf-8") == _invoke("show", shell)[1]
+    assert f"grokvid: wrote the {shell} completion script to {target}\n" in err
+    if shell == "zsh":
+        assert "fpath=(~/.zfunc $fpath); autoload -Uz compinit && compinit" in err
+
+
+def test_install_detects_the_shell_and_honours_xdg(home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "xdg-data"
+    code, _, err = _invoke("install", env={"SHELL": "/usr/bin/bash", "XDG_DATA_HOME": str(data)})
+    assert code == 0, err
+    assert (data / "bash-completion" / "completions" / "grokvid").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["show", "tcsh"], {}, "No completion for 'tcsh' (from the SHELL argument): use bash,"),
+        (["install"], {"SHELL": "/bin/tcsh"}, "Cannot tell your shell (SHELL='/bin/tcsh'): name"),
+    ],
+)
+def test_an_unknown_shell_is_a_one_line_usage_error(
+    home: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    code, out, err = _invoke(*args, env=env)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"grokvid: error: {message}") and err.count("\n") == 1
+
+
+def test_the_wheel_ships_the_scripts_inside_the_package() -> None:
+    import tomllib
+
+    pyproject = Path(__file__).parents[1] / "pyproject.toml"
+    hatch = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["hatch"]
+    assert hatch["build"]["targets"]["wheel"]["force-include"] == {
+        "completions": "grokvid/completions"
+    }

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,4 +113,118 @@ def test_ctrl_c_mid_wait_exits_130_with_the_resume_command(
     _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 130
     assert f"grokvid download {local_id} --wait" in stderr
+    assert "Traceback" not in stderr
+
+
+class HoldingService:
+    """A loopback service that reads a request and never answers it: the submit window, held
+    open so a signal can land exactly between the POST leaving and its answer arriving."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.got_post = threading.Event()
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            if data.startswith(b"POST "):
+                self.got_post.set()
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def holding() -> Iterator[HoldingService]:
+    service = HoldingService()
+    yield service
+    service.close()
+
+
+def ledger_state(env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    listed = subprocess.run(
+        [sys.executable, "-m", "grokvid", "status", "--json", "--no-refresh"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    return row  # type: ignore[no-any-return]
+
+
+def start_held_submit(
+    holding: HoldingService, tmp_path: Path
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """`grokvid generate` whose POST has reached the service and whose answer is held back."""
+    env = user_env(tmp_path / "home", GROKVID_BASE_URL=holding.base_url, XAI_API_KEY="xai-k")
+    proc = grokvid("generate", "-d", "1", FOX, env=env, cwd=tmp_path)
+    assert holding.got_post.wait(20), "the POST never arrived"
+    return proc, env
+
+
+def test_killed_during_the_submit_leaves_an_unknown_outcome_not_never_submitted(
+    tmp_path: Path, holding: HoldingService
+) -> None:
+    proc, env = start_held_submit(holding, tmp_path)
+    proc.kill()
+    proc.wait(timeout=10)
+    row = ledger_state(env, tmp_path)
+    assert row["state"] == "submitting", "the row said the POST may be on its way before it left"
+    later = subprocess.run(
+        [sys.executable, "-m", "grokvid", "download", row["id"]],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert later.returncode == 5, later.stderr
+    assert "never submitted" not in later.stderr
+    assert "may have created (and will bill) it" in later.stderr
+    assert "console.x.ai" in later.stderr
+
+
+def test_sigterm_during_the_submit_is_handled_like_ctrl_c(
+    tmp_path: Path, holding: HoldingService
+) -> None:
+    proc, env = start_held_submit(holding, tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 130, stderr
+    assert "grokvid: interrupted:" in stderr and "was cut off" in stderr
+    assert "Traceback" not in stderr
+    assert ledger_state(env, tmp_path)["state"] == "submit-unknown"
+
+
+def test_sigterm_mid_wait_prints_the_resume_command(tmp_path: Path, server: SandboxServer) -> None:
+    proc, local_id, _ = start_generate(server, tmp_path, f"{FOX} [sandbox:render=30]")
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert f"grokvid download {local_id} --wait" in stderr
+
+
+def test_a_second_ctrl_c_still_exits_130(tmp_path: Path, server: SandboxServer) -> None:
+    proc, _, _ = start_generate(server, tmp_path, f"{FOX} [sandbox:render=30]")
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
