@@ -89,6 +89,7 @@ class ClipBuilder:
         self._files: dict[Path, str | OSError] = {}
         self._hashes: dict[Path, str | OSError] = {}
         self._check_messages: dict[str, list[str]] = {}
+        self._folders: dict[Path, Path] = {}
 
     def build(self) -> list[BuiltClip]:
         clips: list[BuiltClip] = []
@@ -214,7 +215,7 @@ class ClipBuilder:
             variables=item.variables,
         )
         try:
-            path = render_path(template, values, self.options.output_dir)
+            path = render_path(template, values, self.options.output_dir, self._folders)
         except TemplateError as exc:
             self._problem(item, exc.message)
             return None

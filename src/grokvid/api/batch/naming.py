@@ -44,8 +44,18 @@ def name_values(
     return values
 
 
-def render_path(template: Template, values: Mapping[str, object], output_dir: Path) -> Path:
-    """The clip's file under `output_dir`; TemplateError says why a name is refused."""
+def render_path(
+    template: Template,
+    values: Mapping[str, object],
+    output_dir: Path,
+    resolved: dict[Path, Path] | None = None,
+) -> Path:
+    """The clip's file under `output_dir`; TemplateError says why a name is refused.
+
+    `resolved` caches resolved folders across the clips of one plan (a folder is resolved
+    once, not once per clip).
+    """
+    cache = resolved if resolved is not None else {}
     if "id" in template.names and "id" not in values:
         raise TemplateError(
             f"The name {template.text!r} uses {{id}} but this item has no id: give it one, "
@@ -57,13 +67,19 @@ def render_path(template: Template, values: Mapping[str, object], output_dir: Pa
         name += EXTENSION
     path = output_dir / name
     # A symlinked folder inside the output directory could still lead out of it.
-    root = output_dir.resolve()
-    if not path.resolve().is_relative_to(root):
+    root = _resolve(output_dir, cache)
+    if not _resolve(path.parent, cache).is_relative_to(root):
         raise TemplateError(
             f"The name {name!r} leads out of the output directory {output_dir} through a "
             "symbolic link: choose a name that stays inside it."
         )
     return path
+
+
+def _resolve(folder: Path, cache: dict[Path, Path]) -> Path:
+    if folder not in cache:
+        cache[folder] = folder.resolve()
+    return cache[folder]
 
 
 def check_name(name: str, template: str) -> None:
