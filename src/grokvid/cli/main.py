@@ -7,12 +7,11 @@ names it, loaded on first use.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 VERSION_FLAGS = ("--version", "-V")
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name == "app":
         from grokvid.cli.app import app
 
