@@ -9,7 +9,8 @@
 _grokvid_commands() {
     _grokvid_kind=words _grokvid_reply=""
     case "$1" in
-        "") _grokvid_reply="config download generate sandbox status" ;;
+        "") _grokvid_reply="completions config download generate sandbox status" ;;
+        "completions") _grokvid_reply="install show" ;;
         "config") _grokvid_reply="get list path set unset" ;;
         "sandbox") _grokvid_reply="serve" ;;
     esac
@@ -19,18 +20,21 @@ _grokvid_commands() {
 _grokvid_options() {
     _grokvid_kind=words _grokvid_reply=""
     case "$1" in
-        "") _grokvid_reply="--debug --help --install-completion --show-completion --version -h" ;;
+        "") _grokvid_reply="--debug --help --version -V -h" ;;
+        "completions") _grokvid_reply="--help -h" ;;
+        "completions install") _grokvid_reply="--debug --help -h" ;;
+        "completions show") _grokvid_reply="--debug --help -h" ;;
         "config") _grokvid_reply="--help -h" ;;
-        "config get") _grokvid_reply="--help --show-secrets --show-source -h" ;;
-        "config list") _grokvid_reply="--help --json --show-secrets -h" ;;
-        "config path") _grokvid_reply="--data --help -h" ;;
-        "config set") _grokvid_reply="--help -h" ;;
-        "config unset") _grokvid_reply="--help -h" ;;
-        "download") _grokvid_reply="--base-url --force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
-        "generate") _grokvid_reply="--aspect-ratio --base-url --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-wait --output --output-dir --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
+        "config get") _grokvid_reply="--debug --help --show-secrets --show-source -h" ;;
+        "config list") _grokvid_reply="--debug --help --json --show-secrets -h" ;;
+        "config path") _grokvid_reply="--data --debug --help -h" ;;
+        "config set") _grokvid_reply="--debug --help -h" ;;
+        "config unset") _grokvid_reply="--debug --help -h" ;;
+        "download") _grokvid_reply="--base-url --debug --force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
+        "generate") _grokvid_reply="--aspect-ratio --base-url --debug --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-wait --output --output-dir --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
         "sandbox") _grokvid_reply="--help -h" ;;
-        "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
-        "status") _grokvid_reply="--help --json --limit --no-refresh --state -h" ;;
+        "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --debug --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
+        "status") _grokvid_reply="--debug --help --json --limit --no-refresh --state -h" ;;
     esac
 }
 

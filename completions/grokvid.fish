@@ -7,7 +7,7 @@
 # True when the command line is at subcommand path $argv[1] ("" for the program itself) and,
 # if $argv[2] is given, that many arguments follow it there ("1" exactly, "0+" at least).
 function __grokvid_at
-    set -l subcommands 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'generate' 'sandbox' 'sandbox serve' 'status'
+    set -l subcommands 'completions' 'completions install' 'completions show' 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'generate' 'sandbox' 'sandbox serve' 'status'
     set -l takes_value 'download|--base-url' 'download|--output-dir' 'download|--timeout' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
     set -l tokens (commandline -opc)
     set -e tokens[1]
@@ -47,6 +47,7 @@ end
 complete -c grokvid -f  # files only where asked for
 
 # grokvid
+complete -c grokvid -n '__grokvid_at "" 0' -a completions -d 'Shell completion for grokvid (bash, zsh, fish): print the script or install it.'
 complete -c grokvid -n '__grokvid_at "" 0' -a config -d 'Read and change grokvid\'s settings (config file, env vars, flags).'
 complete -c grokvid -n '__grokvid_at "" 0' -a download -d 'Download finished clips by job id; print each file\'s path.'
 complete -c grokvid -n '__grokvid_at "" 0' -a generate -d 'Generate clips from a prompt: MP4 files with JSON metadata.'
@@ -54,9 +55,20 @@ complete -c grokvid -n '__grokvid_at "" 0' -a sandbox -d 'A local stand-in for t
 complete -c grokvid -n '__grokvid_at "" 0' -a status -d 'Show recent jobs, or the named ones in detail.'
 complete -c grokvid -n '__grokvid_at ""' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at ""' -l help -s h -d 'Show this message and exit.'
-complete -c grokvid -n '__grokvid_at ""' -l install-completion -d 'Install completion for the current shell.'
-complete -c grokvid -n '__grokvid_at ""' -l show-completion -d 'Show completion for the current shell, to copy it or customize the installation.'
-complete -c grokvid -n '__grokvid_at ""' -l version -d 'Print the version and exit.'
+complete -c grokvid -n '__grokvid_at ""' -l version -s V -d 'Print the version and exit.'
+
+# grokvid completions
+complete -c grokvid -n '__grokvid_at "completions" 0' -a install -d 'Write the completion script where the shell looks for it, and say where.'
+complete -c grokvid -n '__grokvid_at "completions" 0' -a show -d 'Print the completion script for a shell on stdout.'
+complete -c grokvid -n '__grokvid_at "completions"' -l help -s h -d 'Show this message and exit.'
+
+# grokvid completions install
+complete -c grokvid -n '__grokvid_at "completions install"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
+complete -c grokvid -n '__grokvid_at "completions install"' -l help -s h -d 'Show this message and exit.'
+
+# grokvid completions show
+complete -c grokvid -n '__grokvid_at "completions show"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
+complete -c grokvid -n '__grokvid_at "completions show"' -l help -s h -d 'Show this message and exit.'
 
 # grokvid config
 complete -c grokvid -n '__grokvid_at "config" 0' -a get -d 'Print a setting\'s effective value (env > config file > default).'
@@ -67,6 +79,7 @@ complete -c grokvid -n '__grokvid_at "config" 0' -a unset -d 'Remove a setting f
 complete -c grokvid -n '__grokvid_at "config"' -l help -s h -d 'Show this message and exit.'
 
 # grokvid config get
+complete -c grokvid -n '__grokvid_at "config get"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "config get"' -l help -s h -d 'Show this message and exit.'
 complete -c grokvid -n '__grokvid_at "config get"' -l show-secrets -d 'Print the API key in clear instead of masked.'
 complete -c grokvid -n '__grokvid_at "config get"' -l show-source -d 'Also say on stderr where the value came from.'
@@ -80,15 +93,18 @@ complete -c grokvid -n '__grokvid_at "config get" 0' -a output_dir -d 'Where cli
 complete -c grokvid -n '__grokvid_at "config get" 0' -a generate_audio -d 'Generate a soundtrack (false gives silent clips).'
 
 # grokvid config list
+complete -c grokvid -n '__grokvid_at "config list"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "config list"' -l help -s h -d 'Show this message and exit.'
 complete -c grokvid -n '__grokvid_at "config list"' -l json -d 'Print a JSON object: {"key": {"value": …, "source": …}, …}.'
 complete -c grokvid -n '__grokvid_at "config list"' -l show-secrets -d 'Print the API key in clear instead of masked.'
 
 # grokvid config path
 complete -c grokvid -n '__grokvid_at "config path"' -l data -d 'Print the data directory (job ledger) instead.'
+complete -c grokvid -n '__grokvid_at "config path"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "config path"' -l help -s h -d 'Show this message and exit.'
 
 # grokvid config set
+complete -c grokvid -n '__grokvid_at "config set"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "config set"' -l help -s h -d 'Show this message and exit.'
 complete -c grokvid -n '__grokvid_at "config set" 0' -a xai.api_key -d 'Your xAI API key from console.x.ai (stored 0600).'
 complete -c grokvid -n '__grokvid_at "config set" 0' -a xai.base_url -d 'API base URL; http:// only for a loopback host.'
@@ -100,6 +116,7 @@ complete -c grokvid -n '__grokvid_at "config set" 0' -a output_dir -d 'Where cli
 complete -c grokvid -n '__grokvid_at "config set" 0' -a generate_audio -d 'Generate a soundtrack (false gives silent clips).'
 
 # grokvid config unset
+complete -c grokvid -n '__grokvid_at "config unset"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "config unset"' -l help -s h -d 'Show this message and exit.'
 complete -c grokvid -n '__grokvid_at "config unset" 0' -a xai.api_key -d 'Your xAI API key from console.x.ai (stored 0600).'
 complete -c grokvid -n '__grokvid_at "config unset" 0' -a xai.base_url -d 'API base URL; http:// only for a loopback host.'
@@ -112,6 +129,7 @@ complete -c grokvid -n '__grokvid_at "config unset" 0' -a generate_audio -d 'Gen
 
 # grokvid download
 complete -c grokvid -n '__grokvid_at "download"' -l base-url -x -d 'API base URL [env GROKVID_BASE_URL; default api.x.ai].'
+complete -c grokvid -n '__grokvid_at "download"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "download"' -l force -d 'Download again and overwrite existing files.'
 complete -c grokvid -n '__grokvid_at "download"' -l help -s h -d 'Show this message and exit.'
 complete -c grokvid -n '__grokvid_at "download"' -l json -d 'One JSON object per clip on stdout.'
@@ -123,6 +141,7 @@ complete -c grokvid -n '__grokvid_at "download"' -l wait -d 'Wait for jobs that 
 # grokvid generate
 complete -c grokvid -n '__grokvid_at "generate"' -l aspect-ratio -s a -x -a '1:1\\t"aspect ratio" 16:9\\t"aspect ratio" 9:16\\t"aspect ratio" 4:3\\t"aspect ratio" 3:4\\t"aspect ratio" 3:2\\t"aspect ratio" 2:3\\t"aspect ratio"' -d '1:1 16:9 9:16 4:3 3:4 3:2 2:3 [default: 16:9].'
 complete -c grokvid -n '__grokvid_at "generate"' -l base-url -x -d 'API base URL [env GROKVID_BASE_URL; default api.x.ai].'
+complete -c grokvid -n '__grokvid_at "generate"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "generate"' -l dry-run -d 'Print the request and cost estimate; send nothing.'
 complete -c grokvid -n '__grokvid_at "generate"' -l duration -s d -x -d 'Seconds, 1-15 [default: 8].'
 complete -c grokvid -n '__grokvid_at "generate"' -l force -d 'Overwrite existing files.'
@@ -149,6 +168,7 @@ complete -c grokvid -n '__grokvid_at "sandbox"' -l help -s h -d 'Show this messa
 # grokvid sandbox serve
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l allow-remote -d 'Allow a non-loopback --host (any key works!).'
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l clip-cache -r -F -d 'Where rendered clips are cached (default: grokvid\'s cache).'
+complete -c grokvid -n '__grokvid_at "sandbox serve"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l drop-rate -x -d 'Probability (0-1) that an API request\'s connection drops.'
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l error-rate -x -d 'Probability (0-1) of a 500/502/503 on an API request.'
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l fault -x -d 'Scripted fault for the next matching request, in order (repeatable): e.g. 429, 503, none, submit:drop-after, poll:500, download:truncate.'
@@ -166,6 +186,7 @@ complete -c grokvid -n '__grokvid_at "sandbox serve"' -l slow-download -x -d 'Th
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l url-ttl -x -d 'Seconds a video URL stays valid.'
 
 # grokvid status
+complete -c grokvid -n '__grokvid_at "status"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "status"' -l help -s h -d 'Show this message and exit.'
 complete -c grokvid -n '__grokvid_at "status"' -l json -d 'One JSON object per job on stdout.'
 complete -c grokvid -n '__grokvid_at "status"' -l limit -x -d 'Jobs to list.'

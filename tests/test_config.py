@@ -41,7 +41,7 @@ def test_defaults_when_nothing_is_set() -> None:
     assert settings.output_dir is None
     assert settings.generate_audio is True
     assert set(settings.sources.values()) == {"default"}
-    assert set(settings.sources) == {spec.field for spec in config.KEYS.values()}
+    assert set(settings.sources) == set(config.KEYS)
 
 
 @pytest.mark.parametrize(
@@ -67,14 +67,14 @@ def test_precedence_flags_env_file_default(
 
     write_config(f"{key} = {file_value}\n")
     settings = load_settings()
-    assert (getattr(settings, spec.field), settings.sources[spec.field]) == (expected[0], "config")
+    assert (settings.value(key), settings.sources[key]) == (expected[0], "config")
 
     monkeypatch.setenv(spec.env, env_value)
     settings = load_settings()
-    assert (getattr(settings, spec.field), settings.sources[spec.field]) == (expected[1], "env")
+    assert (settings.value(key), settings.sources[key]) == (expected[1], "env")
 
-    settings = load_settings({spec.field: flag_value})
-    assert (getattr(settings, spec.field), settings.sources[spec.field]) == (expected[2], "flag")
+    settings = load_settings({key: flag_value})
+    assert (settings.value(key), settings.sources[key]) == (expected[2], "flag")
 
 
 def test_xai_table_keys_come_from_file_env_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,7 +82,8 @@ def test_xai_table_keys_come_from_file_env_and_flags(monkeypatch: pytest.MonkeyP
     settings = load_settings()
     assert settings.require_api_key() == FAKE_KEY
     assert settings.base_url == "http://127.0.0.1:9000"
-    assert settings.sources["api_key"] == settings.sources["base_url"] == "config"
+    assert settings.sources["xai.api_key"] == settings.sources["xai.base_url"] == "config"
+    assert settings.providers["xai"].base_url == "http://127.0.0.1:9000"
 
     monkeypatch.setenv("XAI_API_KEY", "xai-from-env-0000000000")
     monkeypatch.setenv("GROKVID_BASE_URL", "https://proxy.example.com")
@@ -92,7 +93,62 @@ def test_xai_table_keys_come_from_file_env_and_flags(monkeypatch: pytest.MonkeyP
 
     settings = load_settings({"xai.base_url": "http://localhost:1234", "api_key": "xai-flag-k"})
     assert settings.base_url == "http://localhost:1234"
-    assert settings.sources == {**settings.sources, "base_url": "flag", "api_key": "flag"}
+    assert settings.sources == {**settings.sources, "xai.base_url": "flag", "xai.api_key": "flag"}
+
+
+@pytest.fixture
+def second_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A made-up second provider, registered the way a provider registry would."""
+    info = config.ProviderKeys(
+        "fal", "fal.ai", "FAL_KEY", "GROKVID_FAL_BASE_URL", "https://queue.fal.run", "fal.ai"
+    )
+    monkeypatch.setitem(config.PROVIDER_KEYS, "fal", info)
+    for spec in config.provider_key_specs(info):
+        monkeypatch.setitem(config.KEYS, spec.name, spec)
+
+
+@pytest.mark.usefixtures("second_provider")
+def test_each_provider_keeps_its_own_key_and_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(f'[xai]\napi_key = "{FAKE_KEY}"\n\n[fal]\nbase_url = "https://fal.example"\n')
+    monkeypatch.setenv("FAL_KEY", "fal-key-0000000000000")
+    settings = load_settings()
+    assert settings.get_key("xai").get_secret_value() == FAKE_KEY
+    assert settings.get_key("fal").get_secret_value() == "fal-key-0000000000000"
+    assert settings.providers["fal"].base_url == "https://fal.example"
+    assert settings.base_url == "https://api.x.ai"  # xai's slot untouched by fal's table
+    assert settings.sources["fal.api_key"] == "env"
+    assert settings.sources["xai.api_key"] == "config"
+    assert settings.sources["fal.base_url"] == "config"
+
+
+@pytest.mark.usefixtures("second_provider")
+def test_get_key_names_the_providers_own_config_key_and_env_var() -> None:
+    settings = load_settings()
+    with pytest.raises(AuthError) as info:
+        settings.get_key("fal")
+    assert str(info.value) == (
+        "No API key for fal: run `grokvid config set fal.api_key` or set FAL_KEY."
+    )
+    with pytest.raises(AuthError, match="xai.api_key` or set XAI_API_KEY"):
+        settings.get_key("xai")
+
+
+def test_get_key_of_an_unknown_provider_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="Unknown provider 'nope': use one of xai"):
+        load_settings().get_key("nope")
+
+
+def test_origin_names_flag_env_var_file_or_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config('resolution = "1080p"\n[xai]\nbase_url = "https://a.example"\n')
+    monkeypatch.setenv("GROKVID_MODEL", "grok-imagine-video")
+    settings = load_settings({"duration": 5})
+    assert settings.origin("duration") == "--duration"
+    assert settings.origin("model") == "GROKVID_MODEL (environment)"
+    assert settings.origin("resolution") == f"resolution in {path}"
+    assert settings.origin("xai.base_url") == f"xai.base_url in {path}"
+    assert settings.origin("base_url") == f"xai.base_url in {path}"  # the 0.1 field name
+    assert settings.origin("aspect_ratio") == "the default aspect_ratio"
+    assert settings.origin("prompt") == "prompt"  # not a setting: left as it is
 
 
 def test_flags_with_none_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -470,6 +526,35 @@ def test_warns_about_a_key_file_others_can_read() -> None:
     warnings = ConfigFile.load().warnings()
     assert any("chmod 600" in w for w in warnings)
     assert not any(FAKE_KEY in w for w in warnings)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o666, 0o640])
+def test_key_file_warnings_from_settings_a_file_or_a_path(
+    monkeypatch: pytest.MonkeyPatch, mode: int
+) -> None:
+    path = write_config(f'[xai]\napi_key = "{FAKE_KEY}"\n')
+    path.chmod(mode)
+    # The file still exposes its key when an env var overrides it.
+    monkeypatch.setenv("XAI_API_KEY", "xai-from-env-0000000000")
+    expected = [
+        f"{path} holds an API key and is readable by others (mode {mode:o}): "
+        f"run `chmod 600 {path}`."
+    ]
+    assert config.key_file_warnings(load_settings()) == expected
+    assert config.key_file_warnings(ConfigFile.load()) == expected
+    assert config.key_file_warnings(path) == expected
+    assert config.key_file_warnings() == expected
+
+
+def test_no_key_file_warning_when_private_or_keyless() -> None:
+    path = write_config(f'[xai]\napi_key = "{FAKE_KEY}"\n')
+    path.chmod(0o600)
+    assert config.key_file_warnings(load_settings()) == []
+    path.write_text('model = "m"\n', encoding="utf-8")
+    path.chmod(0o644)
+    assert config.key_file_warnings(path) == []
+    path.unlink()
+    assert config.key_file_warnings() == []
 
 
 # --- secrets ---------------------------------------------------------------------------------

@@ -341,3 +341,39 @@ def test_key_never_leaks_without_show_secrets() -> None:
     ]
     for result in results:
         no_secret(result)
+
+
+# --- warnings about the values and the file ---------------------------------------------------
+
+
+def test_set_resolution_the_model_in_effect_lacks_warns_but_saves() -> None:
+    result = run("set", "resolution", "1080p")
+    assert result.exit_code == 0
+    warning = result.stderr.splitlines()[-1]
+    assert warning.startswith("grokvid: warning: resolution 1080p is saved")
+    assert "grok-imagine-video, from the default model" in warning
+    assert "`grokvid config set model grok-imagine-video-1.5`" in warning
+    assert config.ConfigFile.load().get("resolution") == "1080p"
+
+
+def test_set_model_that_offers_the_resolution_does_not_warn() -> None:
+    run("set", "resolution", "1080p")
+    result = run("set", "model", "grok-imagine-video-1.5")
+    assert (result.exit_code, result.stderr.count("warning")) == (0, 0)
+    # ...and going back to a model without 1080p warns, naming where that model came from.
+    result = run("set", "model", "grok-imagine-video")
+    assert f"grok-imagine-video, from model in {paths.config_file()}" in result.stderr
+
+
+def test_reading_the_key_from_a_file_others_can_read_warns() -> None:
+    path = write_config(f'[xai]\napi_key = "{FAKE_KEY}"\n')
+    path.chmod(0o644)
+    for args in (["get", "xai.api_key"], ["list"]):
+        result = run(*args)
+        assert result.exit_code == 0, result.stderr
+        lines = [line for line in result.stderr.splitlines() if "chmod" in line]
+        assert lines == [
+            f"grokvid: warning: {path} holds an API key and is readable by others (mode 644): "
+            f"run `chmod 600 {path}`."
+        ], args
+    assert "chmod" not in run("get", "model").stderr  # the key was not read

@@ -29,6 +29,9 @@ COMMANDS = [
     ["config", "path"],
     ["sandbox"],
     ["sandbox", "serve"],
+    ["completions"],
+    ["completions", "show"],
+    ["completions", "install"],
 ]
 
 
@@ -116,9 +119,106 @@ def test_ctrl_c_at_the_key_prompt_exits_130(tmp_path: Path) -> None:
     assert not (tmp_path / "config.toml").exists()
 
 
-def test_status_help_lists_exactly_the_ledger_states() -> None:
-    """status.STATES is spelled out for --help (the ledger stays unimported); keep it in step."""
-    from grokvid.api.ledger import STATES
+def test_status_help_lists_every_job_state() -> None:
+    from grokvid.api.states import JobState
     from grokvid.cli.commands.status import STATES as SHOWN
 
-    assert SHOWN.split(", ") == list(STATES)
+    assert SHOWN.split(", ") == [str(state) for state in JobState]
+    assert set(JobState) >= set(__import__("grokvid.api.ledger").api.ledger.STATES)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: "-".join(c) or "grokvid")
+def test_help_shows_no_type_tags_or_doubled_brackets(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"], prog_name="grokvid")
+    assert "<" not in result.stdout, result.stdout
+    assert "[[" not in result.stdout and "{" not in result.stdout.splitlines()[0]
+
+
+def run_main(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    """The real entry point, in this process: what a user's shell would see."""
+    from grokvid.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["grokvid", *args])
+    with pytest.raises(SystemExit) as info:
+        main()
+    captured = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["generate", "-d", "abc", "a fox"],
+            "grokvid: error: --duration: 'abc' is not valid: use a whole number of seconds "
+            "from 1 to 15. (see 'grokvid generate --help')",
+        ),
+        (
+            ["generate", "-n", "9", "a fox"],
+            "grokvid: error: --variants: '9' is not valid: use a whole number from 1 to 4. "
+            "(see 'grokvid generate --help')",
+        ),
+        (
+            ["generate", "--timeout", "soon", "a fox"],
+            "grokvid: error: --timeout: 'soon' is not valid: use a number of 1 or more. "
+            "(see 'grokvid generate --help')",
+        ),
+        (
+            ["status", "--limit", "99999999999999999999"],
+            "grokvid: error: --limit: '99999999999999999999' is not valid: use a whole number "
+            "from 1 to 1000000. (see 'grokvid status --help')",
+        ),
+        (
+            ["status", "--limit", "0"],
+            "grokvid: error: --limit: '0' is not valid: use a whole number from 1 to 1000000. "
+            "(see 'grokvid status --help')",
+        ),
+    ],
+)
+def test_a_bad_value_is_one_line_in_our_words_and_exits_2(
+    args: list[str],
+    line: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run_main(args, monkeypatch, capsys)
+    assert (code, out, err) == (2, "", line + "\n")
+    assert "Input should be" not in err and "is not a valid integer" not in err
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_from_the_entry_point(
+    flag: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main([flag], monkeypatch, capsys) == (0, f"grokvid {__version__}\n", "")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "--debug", "gv-nope"],
+        ["--debug", "status", "gv-nope"],
+        ["config", "get", "--debug", "nope"],
+    ],
+)
+def test_debug_before_or_after_the_command_adds_the_traceback(args: list[str]) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("grokvid: error: ")
+
+
+def test_debug_does_not_leak_into_the_next_in_process_run() -> None:
+    import logging
+
+    runner = CliRunner()
+    assert "Traceback" in runner.invoke(app, ["status", "--debug", "gv-nope"]).stderr
+    result = runner.invoke(app, ["status", "gv-nope"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert logging.getLogger("grokvid").handlers == []
+    assert os.environ.get("GROKVID_DEBUG") is None

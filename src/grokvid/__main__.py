@@ -1,3 +1,6 @@
+"""`python -m grokvid`: the same as the `grokvid` command."""
+
 from grokvid.cli.main import main
 
-main()
+if __name__ == "__main__":
+    main()

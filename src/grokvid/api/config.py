@@ -12,8 +12,10 @@ The key lives in `[xai]`; the generation defaults sit at the top level::
     [xai]
     api_key = "xai-..."
 
-Every key is described once, in `KEYS`; parsing, validation, messages and `config list` all
-read that table. The API key is a `SecretStr` everywhere and never appears in a message.
+Every key is described once, in `KEYS`, by its full dotted name; parsing, validation, messages
+and `config list` all read that table. A provider's key and base URL live in its own table
+(`[xai]`) and in `Settings.providers[name]`, so a second provider's `fal.api_key` can never land in
+xAI's slot. The API key is a `SecretStr` everywhere and never appears in a message.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from urllib.parse import urlsplit
 
 import tomlkit
 import tomlkit.items
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from tomlkit.exceptions import ParseError
 
 from grokvid.api import models, paths
@@ -58,10 +60,22 @@ class KeySpec:
     default: object | None = None
     choices: tuple[str, ...] = ()
     secret: bool = False
+    where: str = ""  # of a secret: where the user gets one ("console.x.ai")
 
     @property
     def field(self) -> str:
-        """The Settings attribute: the last part of the dotted name."""
+        """The key in `Settings.sources`: the full dotted name, unique across providers."""
+        return self.name
+
+    @property
+    def provider(self) -> str | None:
+        """ "xai" for `xai.api_key`; None for a generation default such as `model`."""
+        head, dot, _ = self.name.partition(".")
+        return head if dot else None
+
+    @property
+    def attr(self) -> str:
+        """The attribute inside its table: "api_key" for `xai.api_key`, "model" for `model`."""
         return self.name.rpartition(".")[2]
 
     @property
@@ -74,7 +88,7 @@ class KeySpec:
         """The rule in words, for messages and help: "use one of 480p, 720p, 1080p"."""
         match self.kind:
             case "secret":
-                return "use the key from console.x.ai (non-empty, no spaces)"
+                return f"use the key from {self.where or 'your provider'} (non-empty, no spaces)"
             case "url":
                 return "use an https:// URL (http:// only for 127.0.0.1, ::1 or localhost)"
             case "int":
@@ -91,17 +105,47 @@ class KeySpec:
         return "use a non-empty text"
 
 
+@dataclass(frozen=True)
+class ProviderKeys:
+    """What config needs to know of a provider: its table, env vars and default base URL.
+
+    A provider registry hands one of these per provider to `provider_key_specs`; until it lands,
+    `PROVIDER_KEYS` below lists the providers by hand.
+    """
+
+    name: str  # the TOML table and the Settings.providers key: "xai"
+    title: str  # for help texts: "xAI"
+    key_env: str  # "XAI_API_KEY"
+    base_url_env: str  # "GROKVID_BASE_URL"
+    default_base_url: str
+    key_from: str  # where a user gets a key: "console.x.ai"
+
+
+def provider_key_specs(info: ProviderKeys) -> tuple[KeySpec, KeySpec]:
+    """The `NAME.api_key` and `NAME.base_url` settings of one provider."""
+    return (
+        KeySpec(
+            f"{info.name}.api_key", "secret", info.key_env,
+            f"Your {info.title} API key from {info.key_from} (stored 0600).",
+            secret=True, where=info.key_from,
+        ),
+        KeySpec(
+            f"{info.name}.base_url", "url", info.base_url_env,
+            "API base URL; http:// only for a loopback host.", info.default_base_url,
+        ),
+    )  # fmt: skip
+
+
+PROVIDER_KEYS: dict[str, ProviderKeys] = {
+    "xai": ProviderKeys(
+        "xai", "xAI", "XAI_API_KEY", "GROKVID_BASE_URL", DEFAULT_BASE_URL, "console.x.ai"
+    ),
+}
+
 KEYS: dict[str, KeySpec] = {
     spec.name: spec
     for spec in (
-        KeySpec(
-            "xai.api_key", "secret", "XAI_API_KEY",
-            "Your xAI API key from console.x.ai (stored 0600).", secret=True,
-        ),
-        KeySpec(
-            "xai.base_url", "url", "GROKVID_BASE_URL",
-            "API base URL; http:// only for a loopback host.", DEFAULT_BASE_URL,
-        ),
+        *(spec for info in PROVIDER_KEYS.values() for spec in provider_key_specs(info)),
         KeySpec(
             "model", "str", "GROKVID_MODEL",
             "Default model (unknown names are sent anyway, with a warning).", models.DEFAULT_MODEL,
@@ -130,14 +174,34 @@ KEYS: dict[str, KeySpec] = {
     )
 }  # fmt: skip
 
-_BY_FIELD: dict[str, KeySpec] = {spec.field: spec for spec in KEYS.values()}
+# The names 0.1 callers pass for xAI's keys (`load_settings({"base_url": ...})`,
+# `ValidationError(field="base_url")`): before there were several providers, they meant xai's.
+_ALIASES = {"api_key": "xai.api_key", "base_url": "xai.base_url"}
+
+
+def _spec_named(name: str) -> KeySpec | None:
+    return KEYS.get(_ALIASES.get(name, name))
+
+
+class ProviderSettings(BaseModel):
+    """One provider's resolved key and base URL."""
+
+    api_key: SecretStr | None = None
+    base_url: str
+
+
+def _default_providers() -> dict[str, ProviderSettings]:
+    return {
+        name: ProviderSettings(base_url=info.default_base_url)
+        for name, info in PROVIDER_KEYS.items()
+    }
 
 
 class Settings(BaseModel):
-    """Resolved settings. `sources[field]` says where each value came from."""
+    """Resolved settings. `sources[key]` says where each value came from ("flag", "env",
+    "config" or "default"), keyed by the dotted name (`xai.api_key`, `duration`)."""
 
-    api_key: SecretStr | None = None
-    base_url: str = DEFAULT_BASE_URL
+    providers: dict[str, ProviderSettings] = Field(default_factory=_default_providers)
     model: str = models.DEFAULT_MODEL
     duration: int = models.DEFAULT_DURATION
     resolution: str = models.DEFAULT_RESOLUTION
@@ -145,14 +209,68 @@ class Settings(BaseModel):
     output_dir: Path | None = None  # already ~-expanded
     generate_audio: bool = True
     sources: dict[str, str] = {}
+    config_path: Path | None = None  # the file "config" sources refer to
+
+    def provider(self, name: str) -> ProviderSettings:
+        """The named provider's settings; ConfigError listing the known ones if unknown."""
+        found = self.providers.get(name)
+        if found is None:
+            raise ConfigError(
+                f"Unknown provider {name!r}: use one of {', '.join(sorted(self.providers))}."
+            )
+        return found
+
+    def get_key(self, provider: str) -> SecretStr:
+        """The provider's key; AuthError saying how to set it (both ways) when there is none."""
+        key = self.provider(provider).api_key
+        if key is None:
+            spec = KEYS[f"{provider}.api_key"]
+            raise AuthError(
+                f"No API key for {provider}: run `grokvid config set {spec.name}` "
+                f"or set {spec.env}."
+            )
+        return key
+
+    # xAI's key and URL by their 0.1 names, so callers written for one provider keep working.
+    @property
+    def api_key(self) -> SecretStr | None:
+        return self.provider("xai").api_key
+
+    @property
+    def base_url(self) -> str:
+        return self.provider("xai").base_url
 
     def require_api_key(self) -> str:
-        """The key in clear, for the Authorization header; AuthError naming the fix if missing."""
-        if self.api_key is None:
-            raise AuthError(
-                "No API key for xai: run `grokvid config set xai.api_key` or set XAI_API_KEY."
-            )
-        return self.api_key.get_secret_value()
+        """xAI's key in clear, for the Authorization header (see get_key)."""
+        return self.get_key("xai").get_secret_value()
+
+    def value(self, key: str) -> object:
+        """The resolved value of a dotted key (`xai.base_url`, `duration`)."""
+        spec = spec_for(_ALIASES.get(key, key))
+        if spec.provider is not None:
+            return getattr(self.provider(spec.provider), spec.attr)
+        return getattr(self, spec.attr)
+
+    def origin(self, field: str) -> str:
+        """Where the value of `field` came from, in words for an error message.
+
+        "--resolution" (a flag), "GROKVID_RESOLUTION (environment)", "resolution in
+        /home/me/.config/grokvid/config.toml", or "the default resolution". `field` is a dotted
+        key or a ValidationError field; a field that is not a setting is returned as it is.
+        A flag is named by the convention every command follows: `--` and the key's last part.
+        """
+        spec = _spec_named(field)
+        if spec is None:
+            return field
+        match self.sources.get(spec.name, "default"):
+            case "flag":
+                return "--" + spec.attr.replace("_", "-")
+            case "env":
+                return f"{spec.env} (environment)"
+            case "config":
+                where = self.config_path if self.config_path is not None else paths.config_file()
+                return f"{spec.name} in {where}"
+        return f"the default {spec.name}"
 
 
 class _BadValue(Exception):
@@ -403,17 +521,11 @@ class ConfigFile:
             f"{self.path}: unknown key {key!r} is ignored (known keys: {', '.join(KEYS)})."
             for key in self.unknown_keys()
         ]
-        if os.name == "posix" and self.raw("xai.api_key") is not None:
-            try:
-                mode = stat.S_IMODE(self.path.stat().st_mode)
-            except OSError:
-                mode = 0
-            if mode & 0o077:
-                found.append(
-                    f"{self.path} holds an API key and is readable by others "
-                    f"(mode {mode:o}): run `chmod 600 {self.path}`."
-                )
-        return found
+        return found + key_file_warnings(self)
+
+    def holds_a_key(self) -> bool:
+        """Whether any provider's API key is stored in this file."""
+        return any(self.raw(f"{name}.api_key") is not None for name in PROVIDER_KEYS)
 
     def save(self) -> None:
         """Write the file atomically, readable by the owner only (0600 from the first byte)."""
@@ -440,6 +552,40 @@ class ConfigFile:
         return f"ConfigFile({str(self.path)!r})"
 
 
+def key_file_warnings(target: Settings | ConfigFile | Path | None = None) -> list[str]:
+    """One line if the config file holds an API key and others may read it, else nothing.
+
+    `target` is the Settings a command resolved (their `config_path`), a loaded ConfigFile, a
+    path, or None for the default file. Commands that read a key show these on stderr. A key in
+    the file counts even when an env var overrides it: the file still exposes it.
+    """
+    if os.name != "posix":
+        return []  # no owner/group/other mode bits to speak of
+    file = target if isinstance(target, ConfigFile) else None
+    if isinstance(target, Settings):
+        path = target.config_path or paths.config_file()
+    elif isinstance(target, ConfigFile):
+        path = target.path
+    else:
+        path = target or paths.config_file()
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return []
+    if not mode & 0o077:
+        return []
+    try:
+        holds = (file or ConfigFile.load(path)).holds_a_key()
+    except ConfigError:
+        return []  # a broken file is reported, with its line, by whoever reads the values
+    if not holds:
+        return []
+    return [
+        f"{path} holds an API key and is readable by others (mode {mode:o}): "
+        f"run `chmod 600 {path}`."
+    ]
+
+
 def _has_comments(table: Any) -> bool:
     body = getattr(getattr(table, "value", None), "body", [])
     return any(isinstance(item, tomlkit.items.Comment) for _, item in body)
@@ -455,37 +601,43 @@ def load_settings(
     field; a bad env var or file value raises ConfigError naming where it came from.
     `config` lets a caller pass a ConfigFile it already loaded.
     """
-    given = _flags_by_field(flags or {})
+    given = _flags_by_key(flags or {})
     file = config if config is not None else ConfigFile.load()
     values: dict[str, object] = {}
+    providers: dict[str, dict[str, object]] = {name: {} for name in PROVIDER_KEYS}
     sources: dict[str, str] = {}
     for spec in KEYS.values():
         value, source = _resolve(spec, given, file)
-        sources[spec.field] = source
+        sources[spec.name] = source
         if value is None:
             continue
         if spec.kind == "path":
             value = Path(str(value)).expanduser()
         elif spec.secret:
             value = SecretStr(str(value))
-        values[spec.field] = value
-    return Settings.model_validate({**values, "sources": sources})
+        if spec.provider is not None:
+            providers[spec.provider][spec.attr] = value
+        else:
+            values[spec.attr] = value
+    return Settings.model_validate(
+        {**values, "providers": providers, "sources": sources, "config_path": file.path}
+    )
 
 
-def _flags_by_field(flags: Mapping[str, object | None]) -> dict[str, object]:
+def _flags_by_key(flags: Mapping[str, object | None]) -> dict[str, object]:
     given: dict[str, object] = {}
     for name, value in flags.items():
-        spec = _BY_FIELD.get(name) or KEYS.get(name)
+        spec = _spec_named(name)
         if spec is None:
             raise ValueError(f"load_settings: unknown setting {name!r}")
         if value is not None:
-            given[spec.field] = value
+            given[spec.name] = value
     return given
 
 
 def _resolve(spec: KeySpec, flags: Mapping[str, object], file: ConfigFile) -> tuple[object, Source]:
-    if spec.field in flags:
-        value = flags[spec.field]
+    if spec.name in flags:
+        value = flags[spec.name]
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         elif isinstance(value, Path):
@@ -497,10 +649,12 @@ def _resolve(spec: KeySpec, flags: Mapping[str, object], file: ConfigFile) -> tu
             if spec.kind == "url":
                 message = f"{exc.reason}."
             elif spec.secret:
-                message = f"The {spec.field} given is not valid: {exc.reason}."
+                message = f"The {spec.attr} given is not valid: {exc.reason}."
             else:
                 message = f"{value!r} is not valid: {exc.reason}."
-            raise ValidationError(message, spec.field) from None
+            # The 0.1 field names for xai's keys, which the CLI's option table knows.
+            field = spec.attr if spec.provider == "xai" else spec.name
+            raise ValidationError(message, field) from None
     env_value = os.environ.get(spec.env, "")
     if env_value.strip():
         try:

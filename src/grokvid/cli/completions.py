@@ -201,7 +201,7 @@ def grokvid_hints() -> Hints:
 def grokvid_tree() -> Command:
     import typer.main
 
-    from grokvid.cli.main import app
+    from grokvid.cli.app import app
 
     return build_tree(typer.main.get_command(app), grokvid_hints())
 

@@ -1,17 +1,30 @@
-"""Exit codes, and the one place where errors become them."""
+"""Exit codes, and the one place where errors become them.
+
+Per invocation, this module also holds what a message needs to know about the run: whether
+`--debug` was given, and the Settings the command resolved, so that a bad value is blamed on
+where it came from. `begin_invocation()` resets both (the root callback calls it), so nothing
+leaks from one in-process run (CliRunner) to the next. A command that resolves settings calls
+`set_origins(settings)` right after `load_settings`; from then on a `ValidationError(field=...)`
+about a setting names its real source: "resolution in /home/me/.config/grokvid/config.toml: …"
+rather than a "--resolution" the user never typed.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 from collections.abc import Callable
 from enum import IntEnum
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 
 from grokvid.api import errors
+
+if TYPE_CHECKING:
+    from grokvid.api.config import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -39,10 +52,14 @@ def exit_code_for(exc: BaseException) -> ExitCode:
             return ExitCode.NETWORK
         case errors.APIError():
             return ExitCode.REJECTED
-        case errors.NetworkError() | errors.WaitTimeout():
+        case errors.NetworkError() | errors.WaitTimeout() | errors.LedgerWriteFailed():
             return ExitCode.NETWORK
         case errors.JobFailed(state="rejected"):
             return ExitCode.REJECTED
+        case errors.JobFailed(state="not-sent", code="auth"):
+            return ExitCode.AUTH  # the same code the command that tried to send it exited with
+        case errors.JobFailed(state="not-sent" | "submit-unknown" | "submitting"):
+            return ExitCode.NETWORK
         case errors.JobFailed():
             return ExitCode.JOB_FAILED
         case errors.Interrupted() | KeyboardInterrupt():
@@ -50,8 +67,54 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     return ExitCode.UNEXPECTED
 
 
+class _Invocation:
+    """What this run of a command said about itself (reset by begin_invocation)."""
+
+    debug = False
+    settings: Settings | None = None
+
+
 def debug_enabled() -> bool:
+    """--debug on the command line (before or after the command), or GROKVID_DEBUG=1."""
+    if _Invocation.debug:
+        return True
     return os.environ.get("GROKVID_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def begin_invocation() -> None:
+    """Forget the previous run's --debug, settings and log handlers (in-process runs)."""
+    _Invocation.debug = False
+    _Invocation.settings = None
+    logger = logging.getLogger("grokvid")
+    logger.handlers[:] = []
+    logger.setLevel(logging.NOTSET)
+    if debug_enabled():  # GROKVID_DEBUG=1
+        enable_debug()
+
+
+def enable_debug() -> None:
+    """Tracebacks on errors and the library's debug log (HTTP traffic, keys redacted) on stderr."""
+    _Invocation.debug = True
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("grokvid debug: %(message)s"))
+    logger = logging.getLogger("grokvid")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever sys.stderr is at each record: CliRunner swaps it per run."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def set_origins(settings: Settings) -> None:
+    """Tell error messages where each setting of this run came from (see the module doc)."""
+    _Invocation.settings = settings
 
 
 # ValidationError.field -> the option a user typed, so the message names it.
@@ -71,11 +134,29 @@ OPTION_FOR_FIELD = {
 }
 
 
+def blame(field: str | None) -> str | None:
+    """Where the value of a ValidationError's field came from: the option the user typed, or,
+    when the command registered its settings, the env var or config file that really set it."""
+    if field is None:
+        return None
+    settings = _Invocation.settings
+    if settings is not None:
+        from grokvid.api.config import KEYS
+
+        key = {"api_key": "xai.api_key", "base_url": "xai.base_url"}.get(field, field)
+        source = settings.sources.get(key)
+        if key in KEYS and source is not None and source != "flag":
+            return settings.origin(key)
+    return OPTION_FOR_FIELD.get(field)
+
+
 def describe(exc: BaseException) -> str:
     """One line for the user: the message plus, for API errors, status and request id."""
-    if isinstance(exc, errors.ValidationError) and exc.field in OPTION_FOR_FIELD:
-        option = OPTION_FOR_FIELD[exc.field]
-        return exc.message if option in exc.message else f"{option}: {exc.message}"
+    if isinstance(exc, errors.ValidationError):
+        where = blame(exc.field)
+        if where is None or where in exc.message:
+            return exc.message
+        return f"{where}: {exc.message}"
     if isinstance(exc, errors.APIError | errors.AuthError):
         extra = []
         if exc.status is not None:

@@ -12,7 +12,7 @@ import typer
 from grokvid.cli.exits import handle_errors
 
 if TYPE_CHECKING:
-    from grokvid.api.config import KeySpec, Settings
+    from grokvid.api.config import ConfigFile, KeySpec, Settings
 
 app = typer.Typer(
     help=(
@@ -71,6 +71,8 @@ def set_(
     else:
         _err(f"Saved {key} = {_plain(stored)} to {file.path}")
     _note_env_override(spec)
+    if key in ("model", "resolution"):
+        _warn_model_lacks_resolution(file)
 
 
 @app.command("get")
@@ -94,6 +96,8 @@ def get(
     spec = spec_for(key)
     file = ConfigFile.load()
     settings = load_settings(config=file)
+    if spec.secret:
+        _warn_key_file(file)
     value = _display(spec, settings, show_secrets)
     if show_source:
         _err(f"{key}: {_source_text(spec, settings, str(file.path))}")
@@ -148,7 +152,7 @@ def list_(
         data = {
             key: {
                 "value": _json_value(spec, settings, show_secrets),
-                "source": settings.sources[spec.field],
+                "source": settings.sources[spec.name],
             }
             for key, spec in KEYS.items()
         }
@@ -215,17 +219,17 @@ def _display(spec: KeySpec, settings: Settings, show_secrets: bool) -> str | Non
     """A resolved value as text for a terminal; secrets masked unless asked."""
     from grokvid.api.config import mask_secret
 
-    value = getattr(settings, spec.field)
+    value = settings.value(spec.name)
     if value is None:
         return None
     if spec.secret:
-        secret: str = value.get_secret_value()
+        secret = str(getattr(value, "get_secret_value", lambda: value)())
         return secret if show_secrets else mask_secret(secret)
     return _plain(value)
 
 
 def _json_value(spec: KeySpec, settings: Settings, show_secrets: bool) -> object:
-    value: object = getattr(settings, spec.field)
+    value = settings.value(spec.name)
     if value is None or isinstance(value, bool | int):
         return value
     return _display(spec, settings, show_secrets)
@@ -238,12 +242,42 @@ def _plain(value: object) -> str:
 
 
 def _source_text(spec: KeySpec, settings: Settings, file_path: str) -> str:
-    source = settings.sources.get(spec.field, "default")
+    source = settings.sources.get(spec.name, "default")
     if source == "env":
         return f"env {spec.env}"
     if source == "config":
         return f"config {file_path}".rstrip()
     return source
+
+
+def _warn_key_file(file: ConfigFile) -> None:
+    from grokvid.api.config import key_file_warnings
+
+    for warning in key_file_warnings(file):
+        _err(f"grokvid: warning: {warning}")
+
+
+def _warn_model_lacks_resolution(file: ConfigFile) -> None:
+    """`config set resolution 1080p` is valid on its own, but generate would refuse it with the
+    model in effect: say so now rather than at the next (possibly scripted) generate."""
+    from grokvid.api import models
+    from grokvid.api.config import load_settings
+    from grokvid.api.errors import GrokvidError
+
+    try:
+        settings = load_settings(config=file)
+    except GrokvidError:
+        return  # a bad env var is reported by the command that uses it
+    info = models.MODELS.get(settings.model)
+    if info is None or settings.resolution in info.resolutions:
+        return
+    offering = [name for name, m in models.MODELS.items() if settings.resolution in m.resolutions]
+    fix = f"`grokvid config set model {offering[0]}`" if offering else "another resolution"
+    _err(
+        f"grokvid: warning: resolution {settings.resolution} is saved, but the model in effect "
+        f"({settings.model}, from {settings.origin('model')}) does not offer it: generate will "
+        f"refuse it. Use {fix}, or pass --model."
+    )
 
 
 def _note_env_override(spec: KeySpec) -> None:
