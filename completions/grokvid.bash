@@ -9,7 +9,7 @@
 _grokvid_commands() {
     _grokvid_kind=words _grokvid_reply=""
     case "$1" in
-        "") _grokvid_reply="config download generate sandbox status" ;;
+        "") _grokvid_reply="config download gallery generate preview sandbox status" ;;
         "config") _grokvid_reply="get list path set unset" ;;
         "sandbox") _grokvid_reply="serve" ;;
     esac
@@ -27,7 +27,9 @@ _grokvid_options() {
         "config set") _grokvid_reply="--help -h" ;;
         "config unset") _grokvid_reply="--help -h" ;;
         "download") _grokvid_reply="--force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
+        "gallery") _grokvid_reply="--batch --help --output --quiet --since --title -h -o -q" ;;
         "generate") _grokvid_reply="--aspect-ratio --base-url --dry-run --duration --force --help --image --json --model --no-audio --no-wait --output --output-dir --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
+        "preview") _grokvid_reply="--force --help --json --quiet -h -q" ;;
         "sandbox") _grokvid_reply="--help -h" ;;
         "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
         "status") _grokvid_reply="--help --json --limit --no-refresh --state -h" ;;
@@ -40,6 +42,10 @@ _grokvid_option() {
     case "$1|$2" in
         "download|--output-dir") _grokvid_kind=dir ;;
         "download|--timeout") _grokvid_kind=any ;;
+        "gallery|--batch") _grokvid_kind=any ;;
+        "gallery|--output" | "gallery|-o") _grokvid_kind=file ;;
+        "gallery|--since") _grokvid_kind=any ;;
+        "gallery|--title") _grokvid_kind=any ;;
         "generate|--aspect-ratio" | "generate|-a") _grokvid_kind=words _grokvid_reply="1:1 16:9 9:16 4:3 3:4 3:2 2:3" ;;
         "generate|--base-url") _grokvid_kind=any ;;
         "generate|--duration" | "generate|-d") _grokvid_kind=any ;;

@@ -57,6 +57,7 @@ background:rgba(0,0,0,.6);color:#fff;font-size:1.4rem;cursor:pointer}
 .state.downloaded,.state.done{color:var(--ok)}
 .state.failed,.state.moderated,.state.expired,.state.rejected,.state.missing,
 .state.submit-unknown{color:var(--bad)}
+.id{font:12px ui-monospace,Menlo,Consolas,monospace;color:var(--dim)}
 .error{margin:0;color:var(--bad);overflow-wrap:anywhere;font-size:.9rem}
 .sha{margin:0;font:12px/1.3 ui-monospace,Menlo,Consolas,monospace;color:var(--dim);
 overflow-wrap:anywhere}
@@ -128,7 +129,10 @@ def _card(card: Card, page_dir: Path) -> str:
             parts.append(f'<video controls preload="metadata" src="{src}"></video>')
     parts.append("</div>")
     parts.append('<div class="body">')
-    parts.append(f'<div class="state {escape(card.state)}">{escape(card.state)} · {label}</div>')
+    parts.append(
+        f'<div><span class="state {escape(card.state)}">{escape(card.state)}</span> '
+        f'<code class="id">{label}</code></div>'
+    )
     parts.append(f'<p class="prompt">{escape(card.prompt) or "<i>(no prompt)</i>"}</p>')
     meta = "".join(f"<div><dt>{k}</dt><dd>{escape(v)}</dd></div>" for k, v in _meta(card))
     parts.append(f'<dl class="meta">{meta}</dl>')

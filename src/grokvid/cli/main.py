@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from grokvid import __version__
-from grokvid.cli.commands import config, download, generate, sandbox, status
+from grokvid.cli.commands import config, download, gallery, generate, preview, sandbox, status
 
 app = typer.Typer(
     name="grokvid",
@@ -59,6 +59,8 @@ def _root(
 app.command("generate", no_args_is_help=False)(generate.generate)
 app.command("status")(status.status)
 app.command("download")(download.download)
+app.command("preview")(preview.preview)
+app.command("gallery")(gallery.gallery)
 app.add_typer(config.app, name="config")
 app.add_typer(sandbox.app, name="sandbox")
 
