@@ -62,6 +62,7 @@ background:rgba(0,0,0,.6);color:#fff;font-size:1.4rem;cursor:pointer}
 .sha{margin:0;font:12px/1.3 ui-monospace,Menlo,Consolas,monospace;color:var(--dim);
 overflow-wrap:anywhere}
 .links{display:flex;gap:.8rem;font-size:.9rem}.links a{color:var(--accent)}
+@media (max-width:600px){header{position:static}}
 footer{color:var(--dim);font-size:.8rem;padding:0 1rem 1rem}
 """
 
