@@ -280,6 +280,7 @@ def read_previews(clip: Path) -> PreviewSet | None:
                 sizes[kind] = image.size
                 if kind == "animation":
                     frames = getattr(image, "n_frames", 1)
+                    image.load()  # WebP reports a frame's duration once it is read
                     duration_ms = image.info.get("duration") or 0
     except (OSError, UnidentifiedImageError):
         return None  # damaged: make them again
