@@ -26,13 +26,20 @@ PROMPT_WARN_CHARS = 4096
 FAILED_STATES = frozenset({"failed", "expired", "rejected", "submit-unknown"})
 
 
-def resolve_mode(value: str | None, env: Mapping[str, str], *, source: str = "--ci") -> Mode:
-    """`value` if given (`github` or `none`), else `github` inside GitHub Actions."""
+def resolve_mode(value: str | None, env: Mapping[str, str], *, source: str = "CI mode") -> Mode:
+    """`value` if given (`github` or `none`), else `github` inside GitHub Actions.
+
+    `source` names where `value` came from (the CLI passes "--ci") for the error message.
+    """
     if value is None or value == "":
         return "github" if env.get("GITHUB_ACTIONS", "").lower() == "true" else "none"
     mode = value.strip().lower()
     if mode not in MODES:
-        raise ValidationError(f"{source}: unknown CI mode {value!r}; use github or none.", "ci")
+        raise ValidationError(
+            f"{source}: unknown CI mode {value!r}; use github or none (or leave it unset to "
+            "detect GitHub Actions from GITHUB_ACTIONS=true).",
+            "ci",
+        )
     return "github" if mode == "github" else "none"
 
 
