@@ -95,7 +95,7 @@ def test_mode_is_on_inside_actions_unless_turned_off() -> None:
     with pytest.raises(
         ValidationError, match=r"--ci: unknown CI mode 'gitlab'; use github or none"
     ):
-        resolve_mode("gitlab", {})
+        resolve_mode("gitlab", {}, source="--ci")
 
 
 def test_missing_runner_files_are_named(tmp_path: Path) -> None:
