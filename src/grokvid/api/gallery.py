@@ -179,9 +179,13 @@ def poster_data_uri(poster: Path | None) -> str | None:
     try:
         with Image.open(poster) as image:
             # JPEG can decode straight at 1/2, 1/4 or 1/8 size: far cheaper than a full decode.
-            image.draft("RGB", POSTER_BOX)
+            # Ask for the final size, not the box: the draft then picks the deepest scale.
+            scale = min(POSTER_BOX[0] / image.width, POSTER_BOX[1] / image.height, 1.0)
+            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            image.draft("RGB", size)
             small = image.convert("RGB")
-            small.thumbnail(POSTER_BOX)
+            if small.size != size:
+                small = small.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     except (OSError, UnidentifiedImageError):
         return None
     buffer = io.BytesIO()
