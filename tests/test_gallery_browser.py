@@ -154,9 +154,10 @@ class Browser:
         os.close(self._from_browser)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Browser]:
-    chrome = Browser(tmp_path / "profile")
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One browser for the module: starting Chromium is most of this file's time."""
+    chrome = Browser(tmp_path_factory.mktemp("profile"))
     try:
         target = chrome.send("Target.createTarget", url="about:blank")["targetId"]
         chrome.session = chrome.send("Target.attachToTarget", targetId=target, flatten=True)[

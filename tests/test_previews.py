@@ -16,6 +16,7 @@ from grokvid.api.ledger import Ledger
 from grokvid.api.previews import (
     Caption,
     PreviewFailed,
+    PreviewSet,
     PreviewUnavailable,
     compose,
     make_previews,
@@ -31,14 +32,24 @@ CAPTION = Caption(prompt="a red fox\nsecond line", model="grok-imagine-video", d
                   resolution="480p", aspect_ratio="16:9", cost_usd=0.15)  # fmt: skip
 
 
-@pytest.fixture
-def clip(tmp_path: Path, clip_cache: Path) -> Path:
+def _fox(folder: Path, cache: Path) -> Path:
     """A 3 s 848x480 sandbox clip with a grokvid sidecar beside it."""
-    path = tmp_path / "fox.mp4"
-    shutil.copyfile(render_clip("a red fox", 3, 848, 480, cache_dir=clip_cache), path)
+    path = folder / "fox.mp4"
+    shutil.copyfile(render_clip("a red fox", 3, 848, 480, cache_dir=cache), path)
     sidecar = {"schema": "grokvid.clip/1", "prompt": "a red fox", "file": {"name": path.name}}
     path.with_suffix(".json").write_text(json.dumps(sidecar), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def clip(tmp_path: Path, clip_cache: Path) -> Path:
+    return _fox(tmp_path, clip_cache)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory, sandbox_clip_cache: Path) -> PreviewSet:
+    """One set of pictures for the tests that only look at them."""
+    return make_previews(_fox(tmp_path_factory.mktemp("fox"), sandbox_clip_cache), caption=CAPTION)
 
 
 def _frame(path: Path, index: int) -> Image.Image:
@@ -59,8 +70,8 @@ def _runs(values: list[bool]) -> int:
     return sum(1 for i, v in enumerate(values) if v and (i == 0 or not values[i - 1]))
 
 
-def test_poster_is_the_frame_at_a_quarter_at_the_clips_size(clip: Path) -> None:
-    made = make_previews(clip, caption=CAPTION)
+def test_poster_is_the_frame_at_a_quarter_at_the_clips_size(made: PreviewSet) -> None:
+    clip = made.clip
     with Image.open(made.poster.path) as poster:
         assert poster.format == "JPEG" and poster.size == (848, 480)
         at_quarter = _difference(poster, _frame(clip, 18))  # 0.75 s at 24 fps
@@ -69,8 +80,7 @@ def test_poster_is_the_frame_at_a_quarter_at_the_clips_size(clip: Path) -> None:
     assert made.poster_at == pytest.approx(0.75)
 
 
-def test_sheet_holds_eight_stamped_tiles_in_four_by_two(clip: Path) -> None:
-    made = make_previews(clip, caption=CAPTION)
+def test_sheet_holds_eight_stamped_tiles_in_four_by_two(made: PreviewSet) -> None:
     tile_w, tile_h = fit(848, 480, 400, 400)
     with Image.open(made.sheet.path) as sheet:
         rgb = sheet.convert("RGB")
@@ -93,8 +103,7 @@ def test_sheet_holds_eight_stamped_tiles_in_four_by_two(clip: Path) -> None:
     assert _difference(first, last) > 1, "the tiles show different moments"
 
 
-def test_webp_loops_at_12_fps_within_480_px_and_2_mb(clip: Path) -> None:
-    made = make_previews(clip, caption=CAPTION)
+def test_webp_loops_at_12_fps_within_480_px_and_2_mb(made: PreviewSet) -> None:
     with Image.open(made.animation.path) as anim:
         assert anim.format == "WEBP" and anim.is_animated
         assert anim.n_frames == 36  # 3 s at 12 fps
@@ -115,8 +124,8 @@ def test_webp_over_the_byte_limit_trades_quality_and_frames(
         assert anim.n_frames == made.frames < 36 or anim.width < 480
 
 
-def test_sidecar_records_the_pictures(clip: Path) -> None:
-    made = make_previews(clip, caption=CAPTION)
+def test_sidecar_records_the_pictures(made: PreviewSet) -> None:
+    clip = made.clip
     assert record_in_sidecar(clip.with_suffix(".json"), made)
     data = json.loads(clip.with_suffix(".json").read_text(encoding="utf-8"))
     assert data["prompt"] == "a red fox"  # the rest of the sidecar is kept
