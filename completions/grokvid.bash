@@ -9,7 +9,7 @@
 _grokvid_commands() {
     _grokvid_kind=words _grokvid_reply=""
     case "$1" in
-        "") _grokvid_reply="completions config download generate sandbox status" ;;
+        "") _grokvid_reply="completions config download gallery generate preview sandbox status" ;;
         "completions") _grokvid_reply="install show" ;;
         "config") _grokvid_reply="get list path set unset" ;;
         "sandbox") _grokvid_reply="serve" ;;
@@ -31,7 +31,9 @@ _grokvid_options() {
         "config set") _grokvid_reply="--debug --help -h" ;;
         "config unset") _grokvid_reply="--debug --help -h" ;;
         "download") _grokvid_reply="--base-url --debug --force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
+        "gallery") _grokvid_reply="--batch --debug --help --output --quiet --since --title -h -o -q" ;;
         "generate") _grokvid_reply="--aspect-ratio --base-url --debug --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-wait --output --output-dir --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
+        "preview") _grokvid_reply="--debug --force --help --json --quiet -h -q" ;;
         "sandbox") _grokvid_reply="--help -h" ;;
         "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --debug --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
         "status") _grokvid_reply="--debug --help --json --limit --no-refresh --state -h" ;;
@@ -45,6 +47,10 @@ _grokvid_option() {
         "download|--base-url") _grokvid_kind=any ;;
         "download|--output-dir") _grokvid_kind=dir ;;
         "download|--timeout") _grokvid_kind=any ;;
+        "gallery|--batch") _grokvid_kind=any ;;
+        "gallery|--output" | "gallery|-o") _grokvid_kind=file ;;
+        "gallery|--since") _grokvid_kind=any ;;
+        "gallery|--title") _grokvid_kind=any ;;
         "generate|--aspect-ratio" | "generate|-a") _grokvid_kind=words _grokvid_reply="1:1 16:9 9:16 4:3 3:4 3:2 2:3" ;;
         "generate|--base-url") _grokvid_kind=any ;;
         "generate|--duration" | "generate|-d") _grokvid_kind=any ;;

@@ -7,8 +7,8 @@
 # True when the command line is at subcommand path $argv[1] ("" for the program itself) and,
 # if $argv[2] is given, that many arguments follow it there ("1" exactly, "0+" at least).
 function __grokvid_at
-    set -l subcommands 'completions' 'completions install' 'completions show' 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'generate' 'sandbox' 'sandbox serve' 'status'
-    set -l takes_value 'download|--base-url' 'download|--output-dir' 'download|--timeout' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
+    set -l subcommands 'completions' 'completions install' 'completions show' 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'gallery' 'generate' 'preview' 'sandbox' 'sandbox serve' 'status'
+    set -l takes_value 'download|--base-url' 'download|--output-dir' 'download|--timeout' 'gallery|--batch' 'gallery|--output' 'gallery|-o' 'gallery|--since' 'gallery|--title' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l path ''
@@ -50,7 +50,9 @@ complete -c grokvid -f  # files only where asked for
 complete -c grokvid -n '__grokvid_at "" 0' -a completions -d 'Shell completion for grokvid (bash, zsh, fish): print the script or install it.'
 complete -c grokvid -n '__grokvid_at "" 0' -a config -d 'Read and change grokvid\'s settings (config file, env vars, flags).'
 complete -c grokvid -n '__grokvid_at "" 0' -a download -d 'Download finished clips by job id; print each file\'s path.'
+complete -c grokvid -n '__grokvid_at "" 0' -a gallery -d 'Write one self-contained HTML page with a card per clip; print its path.'
 complete -c grokvid -n '__grokvid_at "" 0' -a generate -d 'Generate clips from a prompt: MP4 files with JSON metadata.'
+complete -c grokvid -n '__grokvid_at "" 0' -a preview -d 'Make a poster, a contact sheet and a looping WebP preview for each clip.'
 complete -c grokvid -n '__grokvid_at "" 0' -a sandbox -d 'A local stand-in for the xAI video API: any key works, clips are real MP4s, and faults (429s, 5xx, dropped connections, moderation...) come on request.'
 complete -c grokvid -n '__grokvid_at "" 0' -a status -d 'Show recent jobs, or the named ones in detail.'
 complete -c grokvid -n '__grokvid_at ""' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
@@ -138,6 +140,15 @@ complete -c grokvid -n '__grokvid_at "download"' -l quiet -s q -d 'No progress, 
 complete -c grokvid -n '__grokvid_at "download"' -l timeout -x -d 'Seconds to wait with --wait.'
 complete -c grokvid -n '__grokvid_at "download"' -l wait -d 'Wait for jobs that are still rendering.'
 
+# grokvid gallery
+complete -c grokvid -n '__grokvid_at "gallery"' -l batch -x -d 'Every job of this batch, from the ledger.'
+complete -c grokvid -n '__grokvid_at "gallery"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
+complete -c grokvid -n '__grokvid_at "gallery"' -l help -s h -d 'Show this message and exit.'
+complete -c grokvid -n '__grokvid_at "gallery"' -l output -s o -r -F -d 'The HTML file to write.'
+complete -c grokvid -n '__grokvid_at "gallery"' -l quiet -s q -d 'Only errors on stderr.'
+complete -c grokvid -n '__grokvid_at "gallery"' -l since -x -d 'Jobs of the last 90m, 12h, 7d, 2w …'
+complete -c grokvid -n '__grokvid_at "gallery"' -l title -x -d 'The page\'s heading.'
+
 # grokvid generate
 complete -c grokvid -n '__grokvid_at "generate"' -l aspect-ratio -s a -x -a '1:1\\t"aspect ratio" 16:9\\t"aspect ratio" 9:16\\t"aspect ratio" 4:3\\t"aspect ratio" 3:4\\t"aspect ratio" 3:2\\t"aspect ratio" 2:3\\t"aspect ratio"' -d '1:1 16:9 9:16 4:3 3:4 3:2 2:3 [default: 16:9].'
 complete -c grokvid -n '__grokvid_at "generate"' -l base-url -x -d 'API base URL [env GROKVID_BASE_URL; default api.x.ai].'
@@ -160,6 +171,13 @@ complete -c grokvid -n '__grokvid_at "generate"' -l resolution -s r -x -a '480p\
 complete -c grokvid -n '__grokvid_at "generate"' -l sandbox -d 'Use a local sandbox service: no key, no network, no cost.'
 complete -c grokvid -n '__grokvid_at "generate"' -l timeout -x -d 'Seconds to wait for the render; the job goes on remotely after it.'
 complete -c grokvid -n '__grokvid_at "generate"' -l variants -s n -x -d 'Clips to make, 1-4. Each is a separate, separately billed request; they run concurrently.'
+
+# grokvid preview
+complete -c grokvid -n '__grokvid_at "preview"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
+complete -c grokvid -n '__grokvid_at "preview"' -l force -d 'Make the pictures again even if they are current.'
+complete -c grokvid -n '__grokvid_at "preview"' -l help -s h -d 'Show this message and exit.'
+complete -c grokvid -n '__grokvid_at "preview"' -l json -d 'One JSON object per clip on stdout.'
+complete -c grokvid -n '__grokvid_at "preview"' -l quiet -s q -d 'Only errors on stderr.'
 
 # grokvid sandbox
 complete -c grokvid -n '__grokvid_at "sandbox" 0' -a serve -d 'Run the sandbox until Ctrl-C, logging one line per request on stderr.'

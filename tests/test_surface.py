@@ -21,6 +21,8 @@ COMMANDS = [
     ["generate"],
     ["status"],
     ["download"],
+    ["preview"],
+    ["gallery"],
     ["config"],
     ["config", "set"],
     ["config", "get"],

@@ -28,7 +28,16 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from grokvid import __version__
 from grokvid.cli import exits
-from grokvid.cli.commands import completions, config, download, generate, sandbox, status
+from grokvid.cli.commands import (
+    completions,
+    config,
+    download,
+    gallery,
+    generate,
+    preview,
+    sandbox,
+    status,
+)
 
 # What an option's value is, in the help's left column (otherwise: by type, TEXT, N, PATH...).
 METAVARS = {
@@ -350,6 +359,8 @@ def _root(
 app.command("generate", no_args_is_help=False, cls=GrokvidCommand)(generate.generate)
 app.command("status", cls=GrokvidCommand)(status.status)
 app.command("download", cls=GrokvidCommand)(download.download)
+app.command("preview", cls=GrokvidCommand)(preview.preview)
+app.command("gallery", cls=GrokvidCommand)(gallery.gallery)
 app.add_typer(config.app, name="config", cls=GrokvidGroup)
 app.add_typer(sandbox.app, name="sandbox", cls=GrokvidGroup)
 app.add_typer(completions.app, name="completions", cls=GrokvidGroup)
