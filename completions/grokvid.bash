@@ -32,7 +32,7 @@ _grokvid_options() {
         "config unset") _grokvid_reply="--debug --help -h" ;;
         "download") _grokvid_reply="--base-url --debug --force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
         "gallery") _grokvid_reply="--batch --debug --help --output --quiet --since --title -h -o -q" ;;
-        "generate") _grokvid_reply="--aspect-ratio --base-url --debug --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-wait --output --output-dir --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
+        "generate") _grokvid_reply="--aspect-ratio --base-url --ci --debug --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-preview --no-wait --output --output-dir --preview --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
         "preview") _grokvid_reply="--debug --force --help --json --quiet -h -q" ;;
         "sandbox") _grokvid_reply="--help -h" ;;
         "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --debug --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
@@ -53,6 +53,7 @@ _grokvid_option() {
         "gallery|--title") _grokvid_kind=any ;;
         "generate|--aspect-ratio" | "generate|-a") _grokvid_kind=words _grokvid_reply="1:1 16:9 9:16 4:3 3:4 3:2 2:3" ;;
         "generate|--base-url") _grokvid_kind=any ;;
+        "generate|--ci") _grokvid_kind=any ;;
         "generate|--duration" | "generate|-d") _grokvid_kind=any ;;
         "generate|--image") _grokvid_kind=file ;;
         "generate|--max-cost") _grokvid_kind=any ;;
@@ -86,9 +87,9 @@ _grokvid_option() {
 _grokvid_argument() {
     _grokvid_kind=any _grokvid_reply=""
     case "$1" in
-        "config get") if (($2 == 0)); then _grokvid_kind=words _grokvid_reply="xai.api_key xai.base_url model duration resolution aspect_ratio output_dir generate_audio"; fi ;;
-        "config set") if (($2 == 0)); then _grokvid_kind=words _grokvid_reply="xai.api_key xai.base_url model duration resolution aspect_ratio output_dir generate_audio"; fi ;;
-        "config unset") if (($2 == 0)); then _grokvid_kind=words _grokvid_reply="xai.api_key xai.base_url model duration resolution aspect_ratio output_dir generate_audio"; fi ;;
+        "config get") if (($2 == 0)); then _grokvid_kind=words _grokvid_reply="xai.api_key xai.base_url model duration resolution aspect_ratio output_dir generate_audio preview rate daily_max_cost"; fi ;;
+        "config set") if (($2 == 0)); then _grokvid_kind=words _grokvid_reply="xai.api_key xai.base_url model duration resolution aspect_ratio output_dir generate_audio preview rate daily_max_cost"; fi ;;
+        "config unset") if (($2 == 0)); then _grokvid_kind=words _grokvid_reply="xai.api_key xai.base_url model duration resolution aspect_ratio output_dir generate_audio preview rate daily_max_cost"; fi ;;
     esac
 }
 

@@ -8,7 +8,7 @@
 # if $argv[2] is given, that many arguments follow it there ("1" exactly, "0+" at least).
 function __grokvid_at
     set -l subcommands 'completions' 'completions install' 'completions show' 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'gallery' 'generate' 'preview' 'sandbox' 'sandbox serve' 'status'
-    set -l takes_value 'download|--base-url' 'download|--output-dir' 'download|--timeout' 'gallery|--batch' 'gallery|--output' 'gallery|-o' 'gallery|--since' 'gallery|--title' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
+    set -l takes_value 'download|--base-url' 'download|--output-dir' 'download|--timeout' 'gallery|--batch' 'gallery|--output' 'gallery|-o' 'gallery|--since' 'gallery|--title' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--ci' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l path ''
@@ -93,6 +93,9 @@ complete -c grokvid -n '__grokvid_at "config get" 0' -a resolution -d 'Default r
 complete -c grokvid -n '__grokvid_at "config get" 0' -a aspect_ratio -d 'Default aspect ratio.'
 complete -c grokvid -n '__grokvid_at "config get" 0' -a output_dir -d 'Where clips are saved (default: the current directory).'
 complete -c grokvid -n '__grokvid_at "config get" 0' -a generate_audio -d 'Generate a soundtrack (false gives silent clips).'
+complete -c grokvid -n '__grokvid_at "config get" 0' -a preview -d 'Make a poster, contact sheet and WebP preview beside every clip.'
+complete -c grokvid -n '__grokvid_at "config get" 0' -a rate -d 'Submits per second, shared by every grokvid process using the same key.'
+complete -c grokvid -n '__grokvid_at "config get" 0' -a daily_max_cost -d 'Refuse a submit that would take the last 24 hours\' spending past this (USD).'
 
 # grokvid config list
 complete -c grokvid -n '__grokvid_at "config list"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
@@ -116,6 +119,9 @@ complete -c grokvid -n '__grokvid_at "config set" 0' -a resolution -d 'Default r
 complete -c grokvid -n '__grokvid_at "config set" 0' -a aspect_ratio -d 'Default aspect ratio.'
 complete -c grokvid -n '__grokvid_at "config set" 0' -a output_dir -d 'Where clips are saved (default: the current directory).'
 complete -c grokvid -n '__grokvid_at "config set" 0' -a generate_audio -d 'Generate a soundtrack (false gives silent clips).'
+complete -c grokvid -n '__grokvid_at "config set" 0' -a preview -d 'Make a poster, contact sheet and WebP preview beside every clip.'
+complete -c grokvid -n '__grokvid_at "config set" 0' -a rate -d 'Submits per second, shared by every grokvid process using the same key.'
+complete -c grokvid -n '__grokvid_at "config set" 0' -a daily_max_cost -d 'Refuse a submit that would take the last 24 hours\' spending past this (USD).'
 
 # grokvid config unset
 complete -c grokvid -n '__grokvid_at "config unset"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
@@ -128,6 +134,9 @@ complete -c grokvid -n '__grokvid_at "config unset" 0' -a resolution -d 'Default
 complete -c grokvid -n '__grokvid_at "config unset" 0' -a aspect_ratio -d 'Default aspect ratio.'
 complete -c grokvid -n '__grokvid_at "config unset" 0' -a output_dir -d 'Where clips are saved (default: the current directory).'
 complete -c grokvid -n '__grokvid_at "config unset" 0' -a generate_audio -d 'Generate a soundtrack (false gives silent clips).'
+complete -c grokvid -n '__grokvid_at "config unset" 0' -a preview -d 'Make a poster, contact sheet and WebP preview beside every clip.'
+complete -c grokvid -n '__grokvid_at "config unset" 0' -a rate -d 'Submits per second, shared by every grokvid process using the same key.'
+complete -c grokvid -n '__grokvid_at "config unset" 0' -a daily_max_cost -d 'Refuse a submit that would take the last 24 hours\' spending past this (USD).'
 
 # grokvid download
 complete -c grokvid -n '__grokvid_at "download"' -l base-url -x -d 'API base URL [env GROKVID_BASE_URL; default api.x.ai].'
@@ -152,6 +161,7 @@ complete -c grokvid -n '__grokvid_at "gallery"' -l title -x -d 'The page\'s head
 # grokvid generate
 complete -c grokvid -n '__grokvid_at "generate"' -l aspect-ratio -s a -x -a '1:1\\t"aspect ratio" 16:9\\t"aspect ratio" 9:16\\t"aspect ratio" 4:3\\t"aspect ratio" 3:4\\t"aspect ratio" 3:2\\t"aspect ratio" 2:3\\t"aspect ratio"' -d '1:1 16:9 9:16 4:3 3:4 3:2 2:3 [default: 16:9].'
 complete -c grokvid -n '__grokvid_at "generate"' -l base-url -x -d 'API base URL [env GROKVID_BASE_URL; default api.x.ai].'
+complete -c grokvid -n '__grokvid_at "generate"' -l ci -x -d 'Write GitHub\'s job summary, outputs and annotations [default: github when GITHUB_ACTIONS=true].'
 complete -c grokvid -n '__grokvid_at "generate"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "generate"' -l dry-run -d 'Print the request and cost estimate; send nothing.'
 complete -c grokvid -n '__grokvid_at "generate"' -l duration -s d -x -d 'Seconds, 1-15 [default: 8].'
@@ -162,6 +172,7 @@ complete -c grokvid -n '__grokvid_at "generate"' -l json -d 'Print one JSON obje
 complete -c grokvid -n '__grokvid_at "generate"' -l max-cost -x -d 'Refuse (exit 2, nothing sent) when the estimate for all clips exceeds this.'
 complete -c grokvid -n '__grokvid_at "generate"' -l model -s m -x -a 'grok-imagine-video\\t"model" grok-imagine-video-1.5\\t"model" grok-imagine-video-1.5-lite\\t"model"' -d 'Model [default: grok-imagine-video].'
 complete -c grokvid -n '__grokvid_at "generate"' -l no-audio -d 'Ask for a silent clip (generate_audio=false).'
+complete -c grokvid -n '__grokvid_at "generate"' -l no-preview -l preview -d 'Make a poster, contact sheet and WebP preview beside each clip [default: config key preview].'
 complete -c grokvid -n '__grokvid_at "generate"' -l no-wait -d 'Submit, print the job id(s) and exit.'
 complete -c grokvid -n '__grokvid_at "generate"' -l output -s o -r -F -d 'File name for the clip (one clip only).'
 complete -c grokvid -n '__grokvid_at "generate"' -l output-dir -x -a '(__fish_complete_directories)' -d 'Directory for clips [default: current directory].'

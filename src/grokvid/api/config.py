@@ -42,7 +42,7 @@ from grokvid.api.errors import AuthError, ConfigError, ValidationError
 
 DEFAULT_BASE_URL = models.API_BASE_URL
 
-Kind = Literal["secret", "url", "str", "int", "choice", "path", "bool"]
+Kind = Literal["secret", "url", "str", "int", "choice", "path", "bool", "rate", "usd"]
 Source = Literal["flag", "env", "config", "default"]
 
 _TRUE = frozenset({"true", "yes", "1", "on"})
@@ -100,6 +100,10 @@ class KeySpec:
                 return f"use one of {', '.join(self.choices)}"
             case "bool":
                 return "use true/false, yes/no, on/off or 1/0"
+            case "rate":
+                return "use a number of submits per second above 0, e.g. 1 or 0.5"
+            case "usd":
+                return "use an amount in USD, 0 or more, e.g. 5 or 2.50"
             case "path":
                 return "use a directory path (~ is expanded)"
         return "use a non-empty text"
@@ -171,6 +175,18 @@ KEYS: dict[str, KeySpec] = {
             "generate_audio", "bool", "GROKVID_GENERATE_AUDIO",
             "Generate a soundtrack (false gives silent clips).", True,
         ),
+        KeySpec(
+            "preview", "bool", "GROKVID_PREVIEW",
+            "Make a poster, contact sheet and WebP preview beside every clip.", False,
+        ),
+        KeySpec(
+            "rate", "rate", "GROKVID_RATE",
+            "Submits per second, shared by every grokvid process using the same key.", 1.0,
+        ),
+        KeySpec(
+            "daily_max_cost", "usd", "GROKVID_DAILY_MAX_COST",
+            "Refuse a submit that would take the last 24 hours' spending past this (USD).",
+        ),
     )
 }  # fmt: skip
 
@@ -208,6 +224,9 @@ class Settings(BaseModel):
     aspect_ratio: str = models.DEFAULT_ASPECT_RATIO
     output_dir: Path | None = None  # already ~-expanded
     generate_audio: bool = True
+    preview: bool = False
+    rate: float = 1.0
+    daily_max_cost: float | None = None
     sources: dict[str, str] = {}
     config_path: Path | None = None  # the file "config" sources refer to
 
@@ -377,10 +396,26 @@ def _coerce(spec: KeySpec, value: object) -> object:
             if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
                 return value.lower() in _TRUE
             raise _BadValue(spec.allowed)
+        case "rate" | "usd":
+            return _number(spec, value)
         case _:  # str, path
             if not isinstance(value, str) or not value:
                 raise _BadValue(spec.allowed)
             return value
+
+
+def _number(spec: KeySpec, value: object) -> float:
+    """A finite number: a rate above 0, or an amount of 0 or more (never inf or nan)."""
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]+(\.[0-9]*)?|\.[0-9]+", value):
+        number = float(value)
+    if number is None or number != number or number in (float("inf"), float("-inf")):
+        raise _BadValue(spec.allowed)
+    if (spec.kind == "rate" and not 0 < number <= 1000) or number < 0:
+        raise _BadValue(spec.allowed)
+    return number
 
 
 def _shown(spec: KeySpec, value: object) -> str:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -24,10 +24,14 @@ from grokvid.api.jobs import ClipResult, EventSink, JobEvent, now
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.poll import PollSchedule
 from grokvid.api.providers import registry
-from grokvid.api.providers.base import Connection, ProviderClient
+from grokvid.api.providers.base import Connection, NotActedOn, ProviderClient, SubmitAnswer
 from grokvid.api.retry import Backoff, RetryPolicy, call_with_retries, submit_by_rule
 from grokvid.api.specs import Spec, spec_to_json
 from grokvid.api.states import JobState
+
+if TYPE_CHECKING:
+    from grokvid.api.budget import Budget, Reservation
+    from grokvid.api.ratelimit import SharedRateLimiter
 
 Outcome = ClipResult | JobRecord | errors.GrokvidError
 URL_REFRESHES = 2  # fresh URLs to ask for when the video host says 403/404/410
@@ -81,8 +85,15 @@ class Runner:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     backoff: Backoff = field(default_factory=lambda: retry.default_backoff())
     on_retry: Callable[[str, str], None] | None = None  # (local_id, message)
+    limiter: SharedRateLimiter | None = None  # submits per second, shared across processes
+    budget: Budget | None = None  # cost caps: a submit reserves its estimate first
+    patient: bool = False  # batch: a 429 never fails a clip, it only slows the rate
+    fail_fast: bool = False  # stop submitting after the first failure
+    previews: bool = False  # poster, contact sheet and WebP beside every saved clip
     _client: ProviderClient | None = None
     _specs: dict[str, Spec] = field(default_factory=dict)
+    _stopped: errors.GrokvidError | None = None  # why no more POSTs go out in this run
+    _reservations: dict[str, Reservation] = field(default_factory=dict)
 
     # --- the client -------------------------------------------------------------------
 
@@ -148,7 +159,16 @@ class Runner:
                 try:
                     return await self._drive(job, options, deadline)
                 except errors.GrokvidError as exc:
+                    if self.fail_fast and self._stopped is None:
+                        self._stopped = errors.JobFailed(
+                            f"Not submitted: an earlier clip failed and --fail-fast is on "
+                            f"({job.local_id}).",
+                            state="not-sent",
+                            code="fail_fast",
+                        )
                     return exc
+                finally:
+                    self._settle(job.local_id)
 
         return await self._all(created, one)
 
@@ -268,13 +288,26 @@ class Runner:
     async def _submit(self, job: JobRecord, deadline: float) -> JobRecord:
         spec = self._specs[job.local_id]
         client = self.client()
+        if self._stopped is not None:
+            raise self._stopped
+        if self.budget is not None:
+            try:
+                self._reservations[job.local_id] = self.budget.reserve(job.estimated_cost_usd)
+            except errors.GrokvidError as exc:
+                self._stopped = exc
+                raise
+        if self.limiter is not None:
+            await self.limiter.acquire()
         # Before the first byte: a process killed mid-POST leaves "submitting", never "created".
         job = self.ledger.update(job.local_id, state=JobState.SUBMITTING)
         self.events(JobEvent(job.local_id, "submitting", JobState.SUBMITTING))
-        try:
-            accepted = await submit_by_rule(
-                lambda: client.submit(spec), self._policy(job.local_id, deadline)
+        policy = self._policy(job.local_id, deadline)
+        if self.patient:
+            policy.backoff = Backoff(
+                policy.backoff.initial, policy.backoff.maximum, attempts=10_000
             )
+        try:
+            accepted = await submit_by_rule(lambda: self._attempt(client, spec), policy)
         except errors.SubmitUnknown as exc:
             self.ledger.update(
                 job.local_id, state=JobState.SUBMIT_UNKNOWN, error_message=exc.message
@@ -313,12 +346,35 @@ class Runner:
         # Recorded first (milliseconds), then told: a printed "submitted" is always in the
         # ledger, and when the ledger cannot take it the error carries the request id instead.
         job = self._record_submitted(job, accepted.request_id, accepted.handle)
+        if job.local_id in self._reservations:
+            self._reservations[job.local_id].mark_recorded()
         self.events(
             JobEvent(
                 job.local_id, "submitted", JobState.PENDING, progress=0, message=accepted.request_id
             )
         )
         return job
+
+    async def _attempt(self, client: ProviderClient, spec: Spec) -> SubmitAnswer:
+        """One POST; a 429 slows every process sharing the key before the engine retries."""
+        answer = await client.submit(spec)
+        if isinstance(answer, NotActedOn) and not answer.never_sent and self.limiter is not None:
+            self.limiter.on_rate_limited(answer.retry_after)
+            await self.limiter.acquire()
+        return answer
+
+    def _settle(self, local_id: str) -> None:
+        """Replace a clip's reservation with what it cost (or free it: nothing was made)."""
+        reservation = self._reservations.pop(local_id, None)
+        if reservation is None or self.budget is None:
+            return
+        job = self.ledger.get(local_id)
+        if job is None or job.state in (JobState.NOT_SENT, JobState.REJECTED, JobState.CREATED):
+            self.budget.release(reservation)
+        elif job.cost_usd_ticks is not None:
+            self.budget.settle(reservation, job.cost_usd_ticks / 10_000_000_000)
+        else:
+            self.budget.settle(reservation, None)  # unknown yet: the estimate stays counted
 
     def _record_submitted(
         self, job: JobRecord, request_id: str, handle: dict[str, Any]
@@ -445,7 +501,29 @@ class Runner:
                         message="video URL expired; fetched a fresh one",
                     )
                 )
-        return await jobs.finish(self.ledger, job, result, emit=self.events)
+        saved = await jobs.finish(self.ledger, job, result, emit=self.events)
+        if self.previews:
+            await self._make_previews(saved)
+        return saved
+
+    async def _make_previews(self, saved: ClipResult, *, force: bool = False) -> None:
+        """Pictures from the saved file itself; a clip that can't be decoded only warns."""
+        from grokvid.api import previews
+
+        try:
+            made = await asyncio.to_thread(
+                previews.make_previews,
+                saved.path,
+                caption=previews.Caption.from_job(saved.job),
+                force=force,
+            )
+            previews.record_in_sidecar(saved.metadata_path, made)
+        except errors.GrokvidError as exc:
+            self.events(JobEvent(saved.job.local_id, "warning", saved.job.state, message=str(exc)))
+            return
+        self.events(
+            JobEvent(saved.job.local_id, "previews", saved.job.state, message=str(made.poster.path))
+        )
 
     async def _kept_clip(self, job: JobRecord, dest: Path) -> ClipResult | None:
         """A downloaded clip still on disk, checked by size and sha256; None to fetch again."""
@@ -515,6 +593,54 @@ class Runner:
                 else "nothing was submitted"
             )
         return errors.Interrupted("; ".join(parts), job_ids=list(ids))
+
+
+def limiter_for(endpoint: Endpoint, rate: float) -> SharedRateLimiter | None:
+    """The submit rate shared by every grokvid process using this key on this host.
+
+    The built-in sandbox lives and dies with one command, so it shares no rate.
+    """
+    if endpoint.label == "sandbox":
+        return None
+    from grokvid.api.ratelimit import SharedRateLimiter, bucket_key
+
+    key = bucket_key(endpoint.provider, endpoint.base_url, endpoint.api_key.get_secret_value())
+    return SharedRateLimiter(key, rate)
+
+
+def budget_for(
+    ledger: Ledger,
+    endpoint: Endpoint,
+    *,
+    max_cost: float | None = None,
+    daily_max_cost: float | None = None,
+) -> Budget | None:
+    """The caps of a run: `max_cost` for this run, `daily_max_cost` over the ledger's last 24 h."""
+    if endpoint.label == "sandbox" or (max_cost is None and daily_max_cost is None):
+        return None
+    from grokvid.api.budget import Budget
+
+    return Budget(
+        max_cost,
+        daily_max_cost_usd=daily_max_cost,
+        spent_since=lambda when: spent_since(ledger, when),
+    )
+
+
+def spent_since(ledger: Ledger, when: Any) -> float:
+    """USD charged (or, until known, estimated) for jobs the service may bill since `when`."""
+    own = getattr(ledger, "spent_since", None)
+    if own is not None:
+        return float(own(when))
+    total = 0.0
+    for job in ledger.list(limit=None):
+        if job.created_at < when or job.provider == "sandbox":
+            continue
+        if job.cost_usd_ticks is not None:
+            total += job.cost_usd_ticks / 10_000_000_000
+        elif job.state in ("submitting", "submit-unknown", "pending", "done"):
+            total += job.estimated_cost_usd or 0.0
+    return total
 
 
 def _estimate(provider: str, spec: Spec) -> float | None:

@@ -36,10 +36,11 @@ def stderr_is_tty() -> bool:
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
-def note(message: str, *, quiet: bool = False) -> None:
-    """A one-line note for the user on stderr (warnings, hints)."""
+def note(message: str, *, quiet: bool = False, prefix: bool = True) -> None:
+    """A one-line note for the user on stderr (warnings, hints). `prefix=False` for lines
+    another program reads, such as GitHub's `::error::` workflow commands."""
     if not quiet:
-        sys.stderr.write(f"grokvid: {message}\n")
+        sys.stderr.write(f"grokvid: {message}\n" if prefix else f"{message}\n")
         sys.stderr.flush()
 
 

@@ -21,9 +21,19 @@ SANDBOX_KEY = SecretStr("sandbox")
 SANDBOX_INSTALL = "pip install 'grokvid[sandbox]'"
 
 
-def settings(flags: dict[str, Any]) -> Settings:
+def settings(flags: dict[str, Any], *, quiet: bool = False) -> Settings:
+    """This run's settings; error messages learn where each came from, and a key file that
+    others can read is warned about by every command that reads the key."""
+    from grokvid.api.config import key_file_warnings
+    from grokvid.cli import exits
+    from grokvid.cli.render import note
+
     setup_logging()
-    return load_settings(flags)
+    resolved = load_settings(flags)
+    exits.set_origins(resolved)
+    for warning in key_file_warnings(resolved):
+        note(f"warning: {warning}", quiet=quiet)
+    return resolved
 
 
 def setup_logging() -> None:

@@ -184,7 +184,7 @@ def make_previews(clip: Path, *, caption: Caption, force: bool = False) -> Previ
     Pillow or PyAV is missing, PreviewFailed when the clip cannot be decoded or the pictures
     cannot be written (callers turn that into a warning: the clip itself is fine).
     """
-    _require()
+    require()
     clip = Path(clip)
     if not clip.is_file():
         raise PreviewFailed(f"{clip} does not exist or is not a file.", clip=clip)
@@ -200,7 +200,7 @@ def make_previews(clip: Path, *, caption: Caption, force: bool = False) -> Previ
         ) from exc
 
 
-def _require() -> None:
+def require() -> None:
     try:
         import PIL  # noqa: F401
     except ImportError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -110,6 +111,23 @@ def generate(
             help="Refuse (exit 2, nothing sent) when the estimate for all clips exceeds this.",
         ),
     ] = None,
+    preview: Annotated[
+        bool | None,
+        typer.Option(
+            "--preview/--no-preview",
+            help="Make a poster, contact sheet and WebP preview beside each clip "
+            "[default: config key preview].",
+        ),
+    ] = None,
+    ci: Annotated[
+        str | None,
+        typer.Option(
+            "--ci",
+            metavar="github|none",
+            help="Write GitHub's job summary, outputs and annotations [default: github "
+            "when GITHUB_ACTIONS=true].",
+        ),
+    ] = None,
 ) -> None:
     """Generate clips from a prompt: MP4 files with JSON metadata.
 
@@ -157,18 +175,36 @@ def generate(
     if dry_run:
         _dry_run(spec, variants, estimate)
         return
+    from grokvid.cli import ci as ci_mode
+
+    ci_mode.check_mode(ci)
+    _check_timeout(timeout)
     _check_budget(max_cost, estimate, variants, sandbox)
+    with_previews = cfg.preview if preview is None else preview
+    if with_previews and not no_wait:
+        from grokvid.api.previews import require
+
+        require()
     folder = (cfg.output_dir or Path.cwd()).expanduser().absolute()
     _check_output(output, folder, force)
     with session.backend(cfg, sandbox=sandbox) as endpoint:
         with render.Reporter(quiet=quiet) as reporter:
             render.note(_plan(endpoint, spec, estimate, variants, no_wait), quiet=quiet)
-            ledger, outcomes = _run(
-                endpoint, spec, variants, output, folder, force, no_wait, timeout, reporter
-            )
+            plan = _Plan(spec, variants, output, folder, force, no_wait, timeout, with_previews)
+            ledger, outcomes = _run(endpoint, cfg, plan, reporter)
     code = render.report_outcomes(ledger, list(outcomes), json_out)
+    ci_mode.report(ci, ledger, [local_id for local_id, _ in outcomes], title="grokvid generate")
     if code:
         raise typer.Exit(code)
+
+
+def _check_timeout(timeout: float) -> None:
+    from grokvid.api import errors
+
+    if not 0 < timeout < float("inf"):
+        raise errors.ValidationError(
+            f"{timeout} is not a number of seconds: use e.g. 600.", "timeout"
+        )
 
 
 def _spec(cfg: Settings, text: str, image: str | None) -> Spec:
@@ -402,46 +438,56 @@ def probe_writable(folder: Path, field: str) -> None:
 Outcome = tuple[str, "ClipResult | JobRecord | BaseException"]
 
 
+@dataclass(frozen=True)
+class _Plan:
+    spec: Spec
+    variants: int
+    output: Path | None
+    folder: Path
+    force: bool
+    no_wait: bool
+    timeout: float
+    previews: bool
+
+
 def _run(
-    endpoint: Endpoint,
-    spec: Spec,
-    variants: int,
-    output: Path | None,
-    folder: Path,
-    force: bool,
-    no_wait: bool,
-    timeout: float,
-    reporter: Reporter,
+    endpoint: Endpoint, cfg: Settings, plan: _Plan, reporter: Reporter
 ) -> tuple[Ledger, list[Outcome]]:
     import uuid
 
     from grokvid.api import jobs
     from grokvid.api.ledger import Ledger
-    from grokvid.api.runner import ClipPlan, Runner, RunOptions
+    from grokvid.api.runner import ClipPlan, Runner, RunOptions, budget_for, limiter_for
     from grokvid.cli.signals import run_interruptible
 
     ledger = Ledger()
-    batch = uuid.uuid4().hex[:12] if variants > 1 else None
-    runner = Runner(ledger, endpoint, events=reporter, on_retry=reporter.retry_note)
+    batch = uuid.uuid4().hex[:12] if plan.variants > 1 else None
+    runner = Runner(
+        ledger,
+        endpoint,
+        events=reporter,
+        on_retry=reporter.retry_note,
+        limiter=limiter_for(endpoint, cfg.rate),
+        budget=budget_for(ledger, endpoint, daily_max_cost=cfg.daily_max_cost),
+        previews=plan.previews,
+    )
+    spec = plan.spec
     hint = spec.prompt if spec.prompt.strip() else _image_label(spec)
-    plans = []
-    for i in range(variants):
-        plans.append(ClipPlan(spec, output or folder / "pending.mp4", batch_id=batch, variant=i))
-    created = runner.create(plans)
+    placeholder = plan.output or plan.folder / "pending.mp4"
+    created = runner.create(
+        [ClipPlan(spec, placeholder, batch_id=batch, variant=i) for i in range(plan.variants)]
+    )
     for i, job in enumerate(created):
-        if output is None:
-            target = folder / jobs.clip_name(hint, job.local_id)
+        if plan.output is None:
+            target = plan.folder / jobs.clip_name(hint, job.local_id)
             created[i] = job = ledger.update(job.local_id, output_path=str(target))
-        label = job.local_id if variants == 1 else f"{job.local_id} ({i + 1}/{variants})"
+        label = job.local_id if plan.variants == 1 else f"{job.local_id} ({i + 1}/{plan.variants})"
         reporter.add(job.local_id, label)
+    options = RunOptions(wait=not plan.no_wait, timeout=plan.timeout, force=plan.force)
 
     async def all_jobs() -> list[ClipResult | JobRecord | BaseException]:
         async with runner:
-            return list(
-                await runner.run(
-                    created, RunOptions(wait=not no_wait, timeout=timeout, force=force)
-                )
-            )
+            return list(await runner.run(created, options))
 
     ids = [job.local_id for job in created]
     try:

@@ -134,14 +134,9 @@ def _ledger_has_jobs(states: list[str]) -> bool:
 
 
 def _settings() -> Settings:
-    from grokvid.api.config import key_file_warnings
-    from grokvid.cli import exits, render, session
+    from grokvid.cli import session
 
-    settings = session.settings({})
-    exits.set_origins(settings)
-    for warning in key_file_warnings(settings):
-        render.note(f"warning: {warning}")
-    return settings
+    return session.settings({})
 
 
 def _pollable(job: JobRecord) -> bool:
