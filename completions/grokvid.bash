@@ -66,7 +66,7 @@ _grokvid_option() {
         "sandbox serve|--slow-download") _grokvid_kind=any ;;
         "sandbox serve|--url-ttl") _grokvid_kind=any ;;
         "status|--limit") _grokvid_kind=any ;;
-        "status|--state") _grokvid_kind=words _grokvid_reply="created submit-unknown rejected pending done downloaded failed moderated expired" ;;
+        "status|--state") _grokvid_kind=words _grokvid_reply="created submitting submit-unknown not-sent rejected pending done downloaded failed moderated expired" ;;
     esac
 }
 

@@ -168,4 +168,4 @@ complete -c grokvid -n '__grokvid_at "status"' -l help -s h -d 'Show this messag
 complete -c grokvid -n '__grokvid_at "status"' -l json -d 'One JSON object per job on stdout.'
 complete -c grokvid -n '__grokvid_at "status"' -l limit -x -d 'Jobs to list.'
 complete -c grokvid -n '__grokvid_at "status"' -l no-refresh -d 'Show the ledger as it is; ask the service nothing.'
-complete -c grokvid -n '__grokvid_at "status"' -l state -x -a 'created\\t"state" submit-unknown\\t"state" rejected\\t"state" pending\\t"state" done\\t"state" downloaded\\t"state" failed\\t"state" moderated\\t"state" expired\\t"state"' -d 'Only jobs in this state (repeatable): created, submit-unknown, rejected, pending, done, downloaded, failed, moderated, expired.'
+complete -c grokvid -n '__grokvid_at "status"' -l state -x -a 'created\\t"state" submitting\\t"state" submit-unknown\\t"state" not-sent\\t"state" rejected\\t"state" pending\\t"state" done\\t"state" downloaded\\t"state" failed\\t"state" moderated\\t"state" expired\\t"state"' -d 'Only jobs in this state (repeatable): created, submitting, submit-unknown, not-sent, rejected, pending, done, downloaded, failed, moderated, expired.'

@@ -128,6 +128,8 @@ async def submit(
     ledger: Ledger, provider: Provider, job: JobRecord, request: VideoRequest, emit: EventSink
 ) -> JobRecord:
     """POST the request; the request id is in the ledger the moment it arrives."""
+    # Committed before the first byte goes out: from here on the job may have been billed.
+    job = ledger.update(job.local_id, state="submitting")
     try:
         request_id = await provider.submit(request)
     except errors.SubmitUnknown as exc:

@@ -350,7 +350,7 @@ def _sandbox_gone(ledger: Ledger, ids: list[str]) -> None:
     """The built-in sandbox stops with this command: its unfinished jobs end with it."""
     for local_id in ids:
         job = ledger.get(local_id)
-        if job is not None and job.state in ("created", "pending", "done"):
+        if job is not None and job.state in ("submitting", "pending", "done"):
             ledger.update(
                 local_id,
                 state="expired",
@@ -368,7 +368,7 @@ def _interrupted(ledger: Ledger, ids: list[str]) -> Exception:
         job = ledger.get(local_id)
         if job is None:
             continue
-        if job.state == "created" and job.provider != "sandbox":
+        if job.state in ("created", "submitting") and job.provider != "sandbox":
             # The POST may have been in flight: we cannot know whether it was billed.
             ledger.update(local_id, state="submit-unknown", error_message="interrupted")
             unknown.append(local_id)

@@ -12,7 +12,10 @@ if TYPE_CHECKING:
     from grokvid.api.config import Settings
     from grokvid.api.ledger import JobRecord, Ledger
 
-STATES = "created, submit-unknown, rejected, pending, done, downloaded, failed, moderated, expired"
+STATES = (
+    "created, submitting, submit-unknown, not-sent, rejected, pending, done, downloaded, "
+    "failed, moderated, expired"
+)
 
 
 @handle_errors
