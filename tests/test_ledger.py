@@ -750,6 +750,10 @@ def test_journal_entries_replay_on_the_next_open_forward_only(ledger: Ledger) ->
     job = reopened.get(record.local_id)
     assert job is not None and job.state == "pending" and job.request_id == "req-77"
     assert job.submitted_at == when
+    assert reopened.skipped == [
+        f"Journal {ledger.journal_path} line 3: No job gv-zzzzzzzz in the ledger {ledger.path}; "
+        "dropped."
+    ]
     later = reopened.get(other.local_id)
     assert later is not None and later.state == "downloaded" and later.progress is None
     assert not reopened.journal_path.exists()

@@ -10,14 +10,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from grokvid.api.errors import GrokvidError
-from grokvid.api.ledger.record import now
+from grokvid.api.errors import ConfigError, GrokvidError
+from grokvid.api.ledger.record import UPDATABLE, now
 
 
 class LedgerWriteFailed(GrokvidError):
@@ -88,3 +89,49 @@ def taken(path: Path) -> Iterator[list[tuple[int, dict[str, Any] | None]]]:
     yield entries
     for source in sources:
         source.unlink(missing_ok=True)
+
+
+def replay(
+    db: sqlite3.Connection, path: Path, apply: Callable[[str, dict[str, Any]], None]
+) -> list[str]:
+    """Apply every entry of the journal at `path`, each in its own transaction, then drop it.
+
+    Returns one line per entry that could not be applied (and was dropped). SQLite or OS
+    errors propagate, leaving the journal for the next open.
+    """
+    if not any(path.parent.glob(path.name + "*")):
+        return []
+    problems: list[str] = []
+    with taken(path) as entries:
+        for number, entry in entries:
+            problem = _replay_one(db, entry, apply)
+            if problem:
+                problems.append(f"Journal {path} line {number}: {problem}.")
+    return problems
+
+
+def _replay_one(
+    db: sqlite3.Connection,
+    entry: dict[str, Any] | None,
+    apply: Callable[[str, dict[str, Any]], None],
+) -> str | None:
+    if entry is None or not isinstance(entry.get("local_id"), str):
+        return "not a journal entry; dropped"
+    fields = {k: v for k, v in entry.items() if k not in ("local_id", "at")}
+    unknown = set(fields) - UPDATABLE
+    if unknown:
+        return f"unknown field {', '.join(sorted(unknown))} for {entry['local_id']}; dropped"
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        try:
+            apply(entry["local_id"], fields)
+        except (KeyError, ValueError, ConfigError) as exc:
+            db.execute("ROLLBACK")
+            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            return f"{reason}; dropped"
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return None

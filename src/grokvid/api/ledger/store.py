@@ -262,38 +262,14 @@ class Ledger:
 
     def _replay_journal(self, db: sqlite3.Connection, path: Path) -> None:
         """Apply what earlier writes left in the journal (forward-only, like any update)."""
-        if not any(path.parent.glob(journal.journal_path(path).name + "*")):
-            return
-        where = journal.journal_path(path)
+
+        def apply(local_id: str, fields: dict[str, Any]) -> None:
+            self._apply(db, self._row(db, local_id), fields)
+
         try:
-            with journal.taken(where) as entries:
-                for number, entry in entries:
-                    problem = self._replay_one(db, entry)
-                    if problem:
-                        self.skipped.append(f"Journal {where} line {number}: {problem}.")
+            self.skipped.extend(journal.replay(db, journal.journal_path(path), apply))
         except (sqlite3.Error, LedgerUnavailable, OSError):
             pass  # still unwritable: the journal stays, and is replayed on a later open
-
-    def _replay_one(self, db: sqlite3.Connection, entry: dict[str, Any] | None) -> str | None:
-        if entry is None or not isinstance(entry.get("local_id"), str):
-            return "not a journal entry; dropped"
-        fields = {k: v for k, v in entry.items() if k not in ("local_id", "at")}
-        unknown = set(fields) - UPDATABLE
-        if unknown:
-            return f"unknown field {', '.join(sorted(unknown))} for {entry['local_id']}; dropped"
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            try:
-                self._apply(db, self._row(db, entry["local_id"]), fields)
-            except (KeyError, ValueError, ConfigError) as exc:
-                db.execute("ROLLBACK")
-                return f"{exc}; dropped"
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return None
 
     # -- reads ------------------------------------------------------------------------------
 
