@@ -694,3 +694,176 @@ def test_a_second_download_of_the_same_clip_is_refused_while_the_first_runs(
     assert isinstance(second, errors.NetworkError)
     assert "another grokvid process" in str(second)
     assert only_final(dest) == ["fox.mp4"], "no .part or .lock left behind"
+
+
+# -- 0.2: planted links and other non-files -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["a.mp4", "a.mp4.part", "a.mp4.part.meta", "a.mp4.part.lock"])
+def test_a_symlink_at_any_of_the_download_names_is_refused(tmp_path: Path, name: str) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).symlink_to(victim)
+    script = Script([serve(fake_mp4())])
+    for force in (False, True):
+        with pytest.raises(errors.ValidationError) as info:
+            fetch(out / "a.mp4", script, force=force)
+        assert str(info.value) == (
+            f"{out / name} is a symbolic link, not a regular file: grokvid will not write "
+            "through it; remove it or choose another --output."
+        )
+        assert info.value.field == "output"
+    assert victim.read_bytes() == b"precious"
+    assert script.requests == []
+    assert (out / name).is_symlink()
+
+
+def test_a_named_pipe_at_the_part_is_refused_without_hanging(tmp_path: Path) -> None:
+    import os
+
+    dest = tmp_path / "a.mp4"
+    os.mkfifo(part_path(dest))
+    with pytest.raises(errors.ValidationError, match="is a named pipe, not a regular file"):
+        fetch(dest, Script([serve(fake_mp4())]))
+
+
+@pytest.mark.parametrize("name", ["a.mp4.part", "a.mp4.part.meta", "a.mp4.part.lock"])
+def test_a_link_planted_after_the_checks_is_still_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The opens themselves never follow a link, so a race past the checks is safe too:
+    a link where a new file goes is replaced by the file, and the lock refuses one."""
+    from grokvid.api.download import files
+
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    dest = tmp_path / "a.mp4"
+    (tmp_path / name).symlink_to(victim)
+    monkeypatch.setattr(files, "refuse_special", lambda path: None)
+    data = fake_mp4()
+    if name.endswith(".lock"):
+        with pytest.raises(errors.ValidationError, match="not a regular file"):
+            fetch(dest, Script([serve(data)]))
+    else:
+        assert fetch(dest, Script([serve(data)])).bytes == len(data)
+        assert dest.read_bytes() == data and not (tmp_path / name).exists()
+    assert victim.read_bytes() == b"precious"
+
+
+# -- 0.2: a finished clip is recognised -----------------------------------------------------
+
+
+def test_a_call_cut_short_after_the_rename_recognises_its_clip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grokvid.api.download import files
+
+    dest = tmp_path / "a.mp4"
+    data = fake_mp4(80_000)
+
+    def killed(directory: Path) -> None:
+        raise KeyboardInterrupt  # the process dies between the rename and its cleanup
+
+    with monkeypatch.context() as patch:
+        patch.setattr(files, "fsync_dir", killed)
+        with pytest.raises(KeyboardInterrupt):
+            fetch(dest, Script([serve(data)]))
+    assert dest.read_bytes() == data
+    assert only_final(dest) == ["a.mp4", "a.mp4.part.meta"]
+
+    script = Script([serve(data)])
+    result = fetch(dest, script)  # the resume: no "already exists", no download
+    assert script.requests == []
+    assert result == DownloadResult(
+        path=dest,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content_type="video/mp4",
+        resumed_from=len(data),
+    )
+    assert only_final(dest) == ["a.mp4"]  # the marker is cleaned up
+
+
+def test_a_marker_does_not_vouch_for_a_file_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grokvid.api.download import files
+
+    dest = tmp_path / "a.mp4"
+    with monkeypatch.context() as patch:
+        patch.setattr(files, "fsync_dir", lambda d: (_ for _ in ()).throw(KeyboardInterrupt))
+        with pytest.raises(KeyboardInterrupt):
+            fetch(dest, Script([serve(fake_mp4(80_000))]))
+    dest.write_bytes(fake_mp4(80_000, seed=9))  # same size, other bytes
+    with pytest.raises(errors.ValidationError, match="already exists"):
+        fetch(dest, Script([serve(fake_mp4(80_000))]))
+
+
+def test_the_ledgers_sha256_recognises_a_saved_clip(tmp_path: Path) -> None:
+    dest = tmp_path / "a.mp4"
+    data = fake_mp4(60_000)
+    dest.write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    script = Script([serve(data)])
+    result = fetch(dest, script, expect_sha256=digest, expect_bytes=len(data))
+    assert script.requests == [] and result.sha256 == digest and result.bytes == len(data)
+    for wrong in ({"expect_sha256": "00" * 32}, {"expect_sha256": digest, "expect_bytes": 5}):
+        with pytest.raises(errors.ValidationError, match="already exists"):
+            fetch(dest, script, **wrong)
+    assert script.requests == []
+
+
+# -- 0.2: the disk refuses ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "words", "fix"),
+    [
+        (28, "No space left on device", "free some space"),
+        (5, "Input/output error", "check the disk"),
+    ],
+)
+def test_a_full_or_failing_disk_names_the_file_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, words: str, fix: str
+) -> None:
+    import os
+
+    from grokvid.api.download import writer
+
+    real = writer._write_all
+    calls = 0
+
+    def failing(fd: int, data: bytes) -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise OSError(code, os.strerror(code))
+        real(fd, data)
+
+    monkeypatch.setattr(writer, "_write_all", failing)
+    dest = tmp_path / "a.mp4"
+    data = fake_mp4(300_000)
+
+    def pieces(request: httpx.Request) -> httpx.Response:
+        async def body() -> AsyncIterator[bytes]:
+            for i in range(0, len(data), 50_000):
+                yield data[i : i + 50_000]
+
+        headers = {"content-type": "video/mp4", "content-length": str(len(data))}
+        return httpx.Response(200, headers=headers, content=body())
+
+    script = Script([pieces])
+    with pytest.raises(dl.SaveFailed) as info:
+        fetch(dest, script)
+    message = str(info.value)
+    assert message.startswith(f"{words} writing {part_path(dest)}: {fix}")
+    assert "\n" not in message and info.value.errno == code
+    assert len(script.requests) == 1  # not retried: the host is not at fault
+    assert part_path(dest).read_bytes() == data[:50_000]  # kept for a resume
+    assert not dest.exists()
+
+    assert dl.remove_leftover_part(dest) is True
+    assert only_final(dest) == []
+    assert dl.remove_leftover_part(dest) is False

@@ -168,6 +168,8 @@ def test_cli_gallery_of_a_folder_includes_failed_ledger_jobs(
     ledger = Ledger()
     job = ledger.create(provider="xai", base_url="https://api.x.ai", model="grok-imagine-video",
                         prompt="a storm", params={"duration": 3})  # fmt: skip
+    ledger.update(job.local_id, state="submitting")
+    ledger.update(job.local_id, state="pending", request_id="req-storm")
     ledger.update(job.local_id, state="failed", error_code="internal_error",
                   error_message="render crashed",
                   output_path=str(folder / "storm.mp4"))  # fmt: skip

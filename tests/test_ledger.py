@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import multiprocessing
 import re
 import sqlite3
 import stat
 import threading
+import unittest.mock
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,9 @@ from grokvid.api import ledger as ledger_mod
 from grokvid.api import paths
 from grokvid.api.errors import ConfigError, ValidationError
 from grokvid.api.ledger import COLUMNS, SCHEMA_VERSION, JobRecord, Ledger
+from grokvid.api.ledger import connection as connection_mod
+from grokvid.api.ledger import schema as schema_mod
+from grokvid.api.states import JobState
 
 PARAMS = {"model": "grok-imagine-video", "prompt": "a red fox", "duration": 8}
 
@@ -31,6 +38,16 @@ def make(ledger: Ledger, **kw: Any) -> JobRecord:
     }
     args.update(kw)
     return ledger.create(**args)
+
+
+def move(ledger: Ledger, local_id: str, *states: str) -> JobRecord:
+    """Walk a job forward through `states`, one update each, as a real run would."""
+    record = None
+    for state in states:
+        record = ledger.update(local_id, state=state)
+        assert record.state == state
+    assert record is not None
+    return record
 
 
 @pytest.fixture
@@ -74,6 +91,7 @@ def test_default_path_is_resolved_at_call_time(
 
 def test_update_changes_and_persists_fields(ledger: Ledger) -> None:
     record = make(ledger)
+    move(ledger, record.local_id, "submitting")
     submitted = datetime(2026, 5, 9, 9, 30, tzinfo=timezone(timedelta(hours=2)))
     updated = ledger.update(
         record.local_id, state="pending", request_id="d97415a1-5796", submitted_at=submitted
@@ -148,8 +166,8 @@ def test_get_ambiguous_prefix_names_the_matches(ledger: Ledger) -> None:
 
 def test_list_newest_first_with_limit_states_and_batch(ledger: Ledger) -> None:
     records = [make(ledger, batch_id="b" if i % 2 else None, variant=i) for i in range(6)]
-    ledger.update(records[1].local_id, state="failed")
-    ledger.update(records[4].local_id, state="downloaded")
+    move(ledger, records[1].local_id, "submitting", "pending", "failed")
+    move(ledger, records[4].local_id, "submitting", "pending", "done", "downloaded")
     listed = ledger.list()
     assert [r.local_id for r in listed] == [r.local_id for r in reversed(records)]
     assert [r.local_id for r in ledger.list(limit=2)] == [records[5].local_id, records[4].local_id]
@@ -217,8 +235,8 @@ def test_a_failed_migration_step_rolls_back(monkeypatch: pytest.MonkeyPatch) -> 
         db.execute("CREATE TABLE half_done (x)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ledger_mod, "MIGRATIONS", [broken])
-    monkeypatch.setattr(ledger_mod, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(schema_mod, "MIGRATIONS", [broken])
+    monkeypatch.setattr(schema_mod, "SCHEMA_VERSION", 1)
     db = sqlite3.connect(":memory:", isolation_level=None)
     try:
         with pytest.raises(RuntimeError):
@@ -261,7 +279,8 @@ def test_a_ledger_locked_too_long_gives_a_clear_error(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make(ledger)
-    monkeypatch.setattr(ledger_mod, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(connection_mod, "BUSY_TIMEOUT_MS", 100)
+    ledger = Ledger(ledger.path)  # the timeout is set when a connection opens
     holder = sqlite3.connect(ledger.path, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")
@@ -284,6 +303,7 @@ def _writer(path: str, tag: str, count: int, go: Any = None) -> None:
     ledger = Ledger(Path(path))
     for i in range(count):
         record = make(ledger, batch_id=tag, variant=i)
+        ledger.update(record.local_id, state="submitting")
         ledger.update(record.local_id, state="pending", request_id=f"{tag}-{i}", progress=i % 100)
         ledger.update(record.local_id, state="done", progress=100)
 
@@ -345,3 +365,463 @@ def test_two_processes_creating_a_fresh_ledger_at_once(tmp_path: Path) -> None:
         proc.join(timeout=60)
         assert proc.exitcode == 0
     assert len(Ledger(path).list(limit=None)) == 15
+
+
+# --- 0.2: states, schema v2 ------------------------------------------------------------------
+
+
+def test_state_is_a_job_state_and_the_exported_names_follow_the_enum(ledger: Ledger) -> None:
+    record = make(ledger)
+    assert isinstance(record.state, JobState) and record.state == "created"
+    assert ledger_mod.STATES == tuple(s.value for s in JobState)
+    assert {"submitting", "not-sent"} <= set(ledger_mod.STATES)
+    assert "not-sent" in ledger_mod.TERMINAL_STATES and "done" not in ledger_mod.TERMINAL_STATES
+    assert move(ledger, record.local_id, "not-sent").terminal
+    assert [r.state for r in ledger.list(states=["not-sent"])] == [JobState.NOT_SENT]
+
+
+V1_ROW = (
+    "INSERT INTO jobs (local_id, provider, base_url, request_id, model, prompt, params, state, "
+    "created_at) VALUES (?, 'xai', 'https://api.x.ai', ?, 'grok-imagine-video', ?, ?, ?, ?)"
+)
+
+
+def _v1_ledger(path: Path, rows: list[tuple[str, str | None, str, str, str]]) -> None:
+    """A ledger file exactly as grokvid 0.1 left it: the v1 tables, user_version 1."""
+    db = sqlite3.connect(path, isolation_level=None)
+    schema_mod.MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    for i, (local_id, request_id, prompt, params, state) in enumerate(rows):
+        db.execute(
+            V1_ROW,
+            (
+                local_id,
+                request_id,
+                prompt,
+                params,
+                state,
+                f"2026-05-0{i + 1}T00:00:00.000000+00:00",
+            ),
+        )
+    db.close()
+
+
+def test_a_v1_ledger_is_migrated_with_handles_and_specs(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite3"
+    image = {"file": "/pics/fox.png", "bytes": 10, "sha256": "ab" * 32, "type": "image/png"}
+    _v1_ledger(
+        path,
+        [
+            (
+                "gv-aaaaaaaa",
+                "req-1",
+                "a fox",
+                json.dumps({"duration": 8, "aspect_ratio": "16:9", "resolution": "720p"}),
+                "downloaded",
+            ),
+            (
+                "gv-bbbbbbbb",
+                None,
+                "",
+                json.dumps({"duration": 5, "generate_audio": False, "image": image}),
+                "created",
+            ),
+        ],
+    )
+    ledger = Ledger(path)
+    text, image_job = ledger.get("gv-aaaaaaaa"), ledger.get("gv-bbbbbbbb")
+    assert text is not None and image_job is not None
+    assert text.handle == {"request_id": "req-1"} and image_job.handle is None
+    assert text.spec == {
+        "kind": "text-to-video",
+        "prompt": "a fox",
+        "model": "grok-imagine-video",
+        "duration": 8,
+        "aspect_ratio": "16:9",
+        "resolution": "720p",
+        "audio": True,
+        "image": None,
+    }
+    assert image_job.spec is not None
+    assert image_job.spec["kind"] == "image-to-video" and image_job.spec["image"] == image
+    assert image_job.spec["audio"] is False and image_job.spec["resolution"] is None
+    assert text.fingerprint is None and text.service_render_seconds is None
+    assert text.state == JobState.DOWNLOADED
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(jobs)")}
+        assert "jobs_fingerprint" in indexes
+    finally:
+        db.close()
+    updated = ledger.update("gv-bbbbbbbb", fingerprint="fp1", service_render_seconds=12.5)
+    assert Ledger(path).get("gv-bbbbbbbb") == updated
+
+
+def test_a_request_id_alone_becomes_the_handle(ledger: Ledger) -> None:
+    record = make(ledger)
+    move(ledger, record.local_id, "submitting")
+    updated = ledger.update(record.local_id, state="pending", request_id="req-9")
+    assert updated.handle == {"request_id": "req-9"}
+    fal = ledger.update(record.local_id, handle={"status_url": "https://queue.example/1"})
+    assert fal.handle == {"status_url": "https://queue.example/1"}
+
+
+# --- 0.2: a job only moves forward -----------------------------------------------------------
+
+
+def test_a_late_status_cannot_undo_a_download(ledger: Ledger) -> None:
+    record = make(ledger)
+    move(ledger, record.local_id, "submitting", "pending", "done")
+    saved = ledger.update(record.local_id, state="downloaded", sha256="cd" * 32, bytes=99)
+    late = ledger.update(
+        record.local_id, state="done", progress=100, video_url="https://cdn.example/new"
+    )
+    assert late == saved  # the whole stale write is dropped, not just its state
+    assert ledger.get(record.local_id) == saved
+    again = ledger.update(record.local_id, state="downloaded", output_path="/clips/b.mp4")
+    assert again.output_path == "/clips/b.mp4"  # a re-download keeps its state and is written
+
+
+def test_advance_is_a_compare_and_set(ledger: Ledger) -> None:
+    record = make(ledger)
+    won = ledger.advance(record.local_id, expect={JobState.CREATED}, to=JobState.SUBMITTING)
+    assert won is not None and won.state == "submitting"
+    lost = ledger.advance(
+        record.local_id, expect={JobState.CREATED}, to=JobState.SUBMITTING, progress=3
+    )
+    assert lost is None
+    assert ledger.get(record.local_id) == won  # nothing written, not even progress
+    backwards = ledger.advance(record.local_id, expect={JobState.SUBMITTING}, to=JobState.CREATED)
+    assert backwards is None
+    done = ledger.advance(
+        record.local_id,
+        expect={JobState.SUBMITTING, JobState.SUBMIT_UNKNOWN},
+        to=JobState.PENDING,
+        request_id="r-1",
+    )
+    assert done is not None and done.request_id == "r-1"
+    with pytest.raises(KeyError):
+        ledger.advance("gv-zzzzzzzz", expect={JobState.CREATED}, to=JobState.SUBMITTING)
+
+
+def _race(path: str, ids: list[str], go: Any) -> None:
+    """Write `done` (a slow status poll) over each job while another writer saves it."""
+    ledger = Ledger(Path(path))
+    go.wait(30)
+    for local_id in ids:
+        ledger.update(local_id, state="done", progress=100, video_url="https://cdn.example/late")
+
+
+def test_racing_status_writes_never_revert_downloaded(ledger: Ledger) -> None:
+    ids = []
+    for _ in range(20):
+        record = make(ledger)
+        move(ledger, record.local_id, "submitting", "pending", "done")
+        ids.append(record.local_id)
+    go = threading.Barrier(2)
+    status = threading.Thread(target=_race, args=(str(ledger.path), ids, go))
+    status.start()
+    go.wait(30)
+    for local_id in ids:
+        ledger.update(local_id, state="downloaded", sha256="ef" * 32)
+    status.join()
+    # Whatever the interleaving, a status that lands after the save must not undo it.
+    _race(str(ledger.path), ids, threading.Barrier(1))
+    states = [ledger.get(local_id).state for local_id in ids]  # type: ignore[union-attr]
+    assert states.count(JobState.DOWNLOADED) == 20, f"{20 - states.count('downloaded')} reverts"
+
+
+@pytest.mark.slow
+def test_a_late_status_from_another_process_never_reverts_downloaded(ledger: Ledger) -> None:
+    ids = []
+    for _ in range(20):
+        record = make(ledger)
+        move(ledger, record.local_id, "submitting", "pending", "done", "downloaded")
+        ids.append(record.local_id)
+    ctx = multiprocessing.get_context("spawn")
+    go = ctx.Barrier(1)
+    child = ctx.Process(target=_race, args=(str(ledger.path), ids, go))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert {r.state for r in ledger.list(limit=None)} == {JobState.DOWNLOADED}
+    assert {r.video_url for r in ledger.list(limit=None)} == {None}
+
+
+# --- 0.2: one connection per process ---------------------------------------------------------
+
+
+def test_one_connection_serves_every_call(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[object] = []
+    real = sqlite3.connect
+
+    def counting(*args: Any, **kw: Any) -> sqlite3.Connection:
+        opened.append(args[0])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(sqlite3, "connect", counting)
+    record = make(ledger)
+    for i in range(30):
+        ledger.update(record.local_id, progress=i)
+        ledger.get(record.local_id)
+    ledger.list()
+    assert len(opened) == 1
+
+
+def test_close_and_context_manager_release_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger(path) as ledger:
+        record = make(ledger)
+        assert Path(f"{path}-wal").exists()
+    assert not Path(f"{path}-wal").exists()  # the last connection closed: WAL checkpointed
+    assert ledger.get(record.local_id) == record  # and a closed Ledger opens again on use
+    ledger.close()
+
+
+def test_a_forked_child_opens_its_own_connection(ledger: Ledger) -> None:
+    import os
+
+    record = make(ledger)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child reports through its exit status)
+        try:
+            ledger.update(record.local_id, progress=42)
+            code = 0 if Ledger(ledger.path).get(record.local_id).progress == 42 else 1  # type: ignore[union-attr]
+        except BaseException:
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    updated = ledger.update(record.local_id, progress=43)  # the parent's connection still works
+    assert updated.progress == 43
+
+
+# --- 0.2: robust reading ---------------------------------------------------------------------
+
+
+def _plant(ledger: Ledger, local_id: str, **columns: object) -> None:
+    """Write a row by hand, as a newer grokvid or a damaged file might have left it."""
+    row: dict[str, object] = {
+        "local_id": local_id,
+        "provider": "xai",
+        "base_url": "https://api.x.ai",
+        "model": "grok-imagine-video",
+        "prompt": "p",
+        "params": "{}",
+        "state": "pending",
+        "created_at": "2026-05-01T00:00:00.000000+00:00",
+    }
+    row.update(columns)
+    db = sqlite3.connect(ledger.path, isolation_level=None)
+    try:
+        names = ", ".join(row)
+        db.execute(
+            f"INSERT INTO jobs ({names}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+        )
+    finally:
+        db.close()
+
+
+def test_unreadable_rows_are_skipped_and_flagged(ledger: Ledger) -> None:
+    good = make(ledger)
+    _plant(ledger, "gv-frozen01", state="frozen")
+    _plant(ledger, "gv-badjson1", params="{not json")
+    _plant(ledger, "gv-badtime1", created_at="yesterday")
+    assert [r.local_id for r in ledger.list()] == [good.local_id]
+    assert len(ledger.skipped) == 3
+    by_id = {line.split()[2]: line for line in ledger.skipped}
+    assert "unknown state 'frozen'" in by_id["gv-frozen01"]
+    assert "params is not valid JSON" in by_id["gv-badjson1"]
+    assert "created_at is not a UTC timestamp: 'yesterday'" in by_id["gv-badtime1"]
+    assert all("\n" not in line and str(ledger.path) in line for line in ledger.skipped)
+    assert [r.local_id for r in ledger.list(states=["pending"])] == []  # filters still apply
+
+    with pytest.raises(ConfigError) as info:
+        ledger.get("gv-frozen01")
+    message = str(info.value)
+    assert "\n" not in message and str(ledger.path) in message and "gv-frozen01" in message
+    assert "Upgrade grokvid, or remove the row" in message
+    _plant(ledger, "gv-frozen02", state="pending", request_id="frozen-req")
+    assert ledger.get("frozen-r") is not None and ledger.skipped == []
+    assert ledger.get("gv-froz") is not None  # the prefix scan skips the unreadable twin
+    assert [line.split()[2] for line in ledger.skipped] == ["gv-frozen01"]
+
+
+def test_a_ledger_without_its_jobs_table_says_so(ledger: Ledger) -> None:
+    make(ledger)
+    ledger.close()
+    db = sqlite3.connect(ledger.path, isolation_level=None)
+    db.execute("DROP TABLE jobs")
+    db.close()
+    with pytest.raises(ConfigError) as info:
+        Ledger(ledger.path).list()
+    assert str(info.value) == (
+        f"The job ledger {ledger.path} has no jobs table: move the file aside and run again "
+        "to start a new ledger."
+    )
+
+
+def test_a_ledger_path_that_is_a_folder_says_how_to_fix_it(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    path.mkdir()
+    with pytest.raises(ConfigError) as info:
+        Ledger(path).list()
+    message = str(info.value)
+    assert message.startswith(f"Cannot open the job ledger {path}")
+    assert "chmod u+rw" in message and "GROKVID_HOME" in message and "\n" not in message
+
+
+@contextlib.contextmanager
+def read_only() -> Iterator[None]:
+    """Ledgers opened in here are read-only, as a file the user cannot write would be.
+
+    (chmod alone would not do: these tests may run as root.)
+    """
+    real = sqlite3.connect
+
+    def ro(path: object, **kw: Any) -> sqlite3.Connection:
+        return real(f"file:{path}?mode=ro", uri=True, **kw)
+
+    with unittest.mock.patch.object(sqlite3, "connect", ro):
+        yield
+
+
+def test_a_read_only_ledger_reads_but_refuses_writes_in_one_line(ledger: Ledger) -> None:
+    record = make(ledger)  # this process keeps the file open, as a running grokvid would
+    with read_only():
+        frozen = Ledger(ledger.path)
+        assert frozen.get(record.local_id) == record
+    with pytest.raises(ledger_mod.LedgerUnavailable) as info:
+        frozen.update(record.local_id, progress=5)
+    assert str(info.value) == (
+        f"The job ledger {ledger.path} is read-only: make it and its folder writable "
+        f"(chmod u+w {ledger.path}), then run again."
+    )
+
+
+# --- 0.2: the fallback journal ---------------------------------------------------------------
+
+
+def test_a_refused_write_goes_to_the_journal_and_is_replayed(ledger: Ledger) -> None:
+    record = make(ledger)
+    move(ledger, record.local_id, "submitting")
+    when = datetime(2026, 5, 9, 10, 0, tzinfo=UTC)
+    with read_only():
+        frozen = Ledger(ledger.path)
+        kept = frozen.record_or_journal(
+            record.local_id, state="pending", request_id="req-77", submitted_at=when
+        )
+        assert kept is False
+        assert frozen.get(record.local_id) == ledger.get(record.local_id)  # still submitting
+        frozen.close()
+    journal = frozen.journal_path
+    assert journal == ledger.path.with_name("ledger.sqlite3.journal")
+    assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    (entry,) = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert entry["local_id"] == record.local_id and entry["request_id"] == "req-77"
+    assert entry["state"] == "pending" and "at" in entry
+
+    reopened = Ledger(ledger.path)  # the next grokvid to open the ledger
+    job = reopened.get(record.local_id)
+    assert job is not None and job.state == "pending" and job.request_id == "req-77"
+    assert job.submitted_at == when
+    assert not journal.exists()
+
+
+def test_journal_entries_replay_on_the_next_open_forward_only(ledger: Ledger) -> None:
+    from grokvid.api.ledger import journal
+
+    record = make(ledger)
+    move(ledger, record.local_id, "submitting")
+    other = make(ledger)
+    move(ledger, other.local_id, "submitting", "pending", "done", "downloaded")
+    ledger.close()
+    when = datetime(2026, 5, 9, 10, 0, tzinfo=UTC)
+    journal.append(
+        ledger.journal_path,
+        record.local_id,
+        {"state": "pending", "request_id": "req-77", "submitted_at": when},
+    )
+    journal.append(ledger.journal_path, other.local_id, {"state": "done", "progress": 1})
+    journal.append(ledger.journal_path, "gv-zzzzzzzz", {"progress": 1})
+
+    reopened = Ledger(ledger.path)
+    job = reopened.get(record.local_id)
+    assert job is not None and job.state == "pending" and job.request_id == "req-77"
+    assert job.submitted_at == when
+    assert reopened.skipped == [
+        f"Journal {ledger.journal_path} line 3: No job gv-zzzzzzzz in the ledger {ledger.path}; "
+        "dropped."
+    ]
+    later = reopened.get(other.local_id)
+    assert later is not None and later.state == "downloaded" and later.progress is None
+    assert not reopened.journal_path.exists()
+    assert not list(ledger.path.parent.glob("*.journal*"))
+
+
+def test_a_full_disk_sends_the_write_to_the_journal(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grokvid.api.ledger import store
+
+    record = make(ledger)
+
+    def full(*args: object, **kw: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store.Ledger, "_apply", full)
+    assert ledger.record_or_journal(record.local_id, progress=50) is False
+    with pytest.raises(ledger_mod.LedgerUnavailable, match="is full: free some space"):
+        ledger.update(record.local_id, progress=51)
+    monkeypatch.undo()
+    assert Ledger(ledger.path).get(record.local_id).progress == 50  # type: ignore[union-attr]
+    assert ledger.record_or_journal(record.local_id, progress=60) is True
+
+
+def test_when_even_the_journal_fails_the_caller_gets_the_values(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from grokvid.api.ledger import store
+
+    record = make(ledger)
+
+    def broken(*args: object, **kw: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store.Ledger, "_apply", broken)
+    ledger.journal_path.mkdir()  # nothing can be appended to a folder
+    with pytest.raises(ledger_mod.LedgerWriteFailed) as info:
+        ledger.record_or_journal(record.local_id, state="pending", request_id="req-5")
+    assert info.value.local_id == record.local_id
+    assert info.value.fields == {"state": "pending", "request_id": "req-5"}
+    assert "request_id=req-5" in str(info.value) and "\n" not in str(info.value)
+
+
+# --- 0.2: queries for the runner -------------------------------------------------------------
+
+
+def test_find_by_fingerprint_newest_first(ledger: Ledger) -> None:
+    a = make(ledger, fingerprint="fp-a")
+    make(ledger, fingerprint="fp-b")
+    c = make(ledger, fingerprint="fp-a")
+    assert [r.local_id for r in ledger.find_by_fingerprint("fp-a")] == [c.local_id, a.local_id]
+    assert ledger.find_by_fingerprint("fp-none") == []
+
+
+def test_spent_since_counts_actual_costs_and_open_estimates(ledger: Ledger) -> None:
+    start = datetime.now(UTC)
+    paid = make(ledger, estimated_cost_usd=0.40)
+    move(ledger, paid.local_id, "submitting", "pending")
+    ledger.update(paid.local_id, state="done", cost_usd_ticks=3_500_000_000)  # $0.35 actual
+    pending = make(ledger, estimated_cost_usd=0.56)
+    move(ledger, pending.local_id, "submitting", "pending")
+    unknown = make(ledger, estimated_cost_usd=0.10)
+    move(ledger, unknown.local_id, "submitting", "submit-unknown")
+    make(ledger, estimated_cost_usd=5.0)  # created: nothing sent yet
+    refused = make(ledger, estimated_cost_usd=7.0)
+    move(ledger, refused.local_id, "submitting", "rejected")
+    assert ledger.spent_since(start) == pytest.approx(0.35 + 0.56 + 0.10)
+    assert ledger.spent_since(datetime.now(UTC) + timedelta(seconds=1)) == 0.0
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ledger.spent_since(datetime(2026, 1, 1))

@@ -190,6 +190,8 @@ def test_cli_preview_by_job_id_and_by_file(
     ledger = Ledger()
     job = ledger.create(provider="xai", base_url="https://api.x.ai", model="m",
                         prompt="a red fox", params={"duration": 3})  # fmt: skip
+    for step in ("submitting", "pending", "done"):  # the ledger only moves a job forward
+        ledger.update(job.local_id, state=step)
     ledger.update(job.local_id, state="downloaded", output_path=str(clip))
     result = CliRunner().invoke(app, ["preview", job.local_id])
     assert result.exit_code == 0, result.output

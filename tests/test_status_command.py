@@ -29,7 +29,25 @@ def make_job(provider: str = "xai", **fields: object) -> JobRecord:
         params=PARAMS,
         estimated_cost_usd=0.05,
     )
+    target = fields.pop("state", None)
+    # The ledger only moves a job forward, so walk it there as a real run would.
+    for step in _path_to(str(target)) if target else ():
+        job = ledger.update(job.local_id, state=step)
     return ledger.update(job.local_id, **fields) if fields else job
+
+
+def _path_to(state: str) -> list[str]:
+    if state in ("submitting", "submit-unknown", "not-sent", "rejected"):
+        return ["submitting", state] if state != "submitting" else ["submitting"]
+    if state in ("pending", "failed", "moderated", "expired"):
+        return ["submitting", "pending", state] if state != "pending" else ["submitting", state]
+    if state in ("done", "downloaded"):
+        return (
+            ["submitting", "pending", "done", state]
+            if state == "downloaded"
+            else ["submitting", "pending", "done"]
+        )
+    return []
 
 
 def test_no_match_for_a_state_says_so() -> None:
