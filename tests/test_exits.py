@@ -64,6 +64,13 @@ CASES: list[tuple[BaseException, int, str]] = [
         "grokvid: error: Never sent.",
     ),
     (
+        errors.SaveFailed(
+            "No space left on device writing /x/a.mp4.part.", path=Path("/x"), errno=28
+        ),
+        5,
+        "grokvid: error: No space left on device writing /x/a.mp4.part.",
+    ),
+    (
         errors.LedgerWriteFailed("Not recorded.", local_id="gv-abcd1234", request_id="r-1"),
         5,
         "grokvid: error: Not recorded.",

@@ -811,16 +811,21 @@ def test_find_by_fingerprint_newest_first(ledger: Ledger) -> None:
 
 def test_spent_since_counts_actual_costs_and_open_estimates(ledger: Ledger) -> None:
     start = datetime.now(UTC)
-    paid = make(ledger, estimated_cost_usd=0.40)
+    real = {"provider": "xai", "base_url": "https://api.x.ai"}
+    paid = make(ledger, estimated_cost_usd=0.40, **real)
     move(ledger, paid.local_id, "submitting", "pending")
     ledger.update(paid.local_id, state="done", cost_usd_ticks=3_500_000_000)  # $0.35 actual
-    pending = make(ledger, estimated_cost_usd=0.56)
+    pending = make(ledger, estimated_cost_usd=0.56, **real)
     move(ledger, pending.local_id, "submitting", "pending")
-    unknown = make(ledger, estimated_cost_usd=0.10)
+    unknown = make(ledger, estimated_cost_usd=0.10, **real)
     move(ledger, unknown.local_id, "submitting", "submit-unknown")
-    make(ledger, estimated_cost_usd=5.0)  # created: nothing sent yet
-    refused = make(ledger, estimated_cost_usd=7.0)
+    make(ledger, estimated_cost_usd=5.0, **real)  # created: nothing sent yet
+    refused = make(ledger, estimated_cost_usd=7.0, **real)
     move(ledger, refused.local_id, "submitting", "rejected")
+    # The sandbox and loopback services charge nobody, whatever they report.
+    for free in (make(ledger), make(ledger, provider="xai", base_url="http://127.0.0.1:8")):
+        move(ledger, free.local_id, "submitting", "pending")
+        ledger.update(free.local_id, state="done", cost_usd_ticks=9_000_000_000)
     assert ledger.spent_since(start) == pytest.approx(0.35 + 0.56 + 0.10)
     assert ledger.spent_since(datetime.now(UTC) + timedelta(seconds=1)) == 0.0
     with pytest.raises(ValueError, match="timezone-aware"):

@@ -13,6 +13,7 @@
     │   ├── SendFailed        the request never left this machine (safe to re-send)
     │   └── SubmitUnknown     the POST may or may not have created a paid job
     ├── LedgerWriteFailed     a paid job could not be recorded (its request id is in the message)
+    ├── SaveFailed            the clip could not be written (disk full, I/O error)
     ├── WaitTimeout           --timeout passed; the job is still running remotely
     ├── JobFailed             failed, moderated or expired generation
     └── Interrupted           Ctrl-C; the jobs are kept in the ledger
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 class GrokvidError(Exception):
@@ -156,13 +158,38 @@ class SendFailed(NetworkError):
         self.fatal = fatal
 
 
-class LedgerWriteFailed(GrokvidError):
-    """The ledger could not record a paid job; the message carries its request id."""
+class SaveFailed(GrokvidError):
+    """The clip could not be written to disk (full disk, quota, I/O error).
 
-    def __init__(self, message: str, *, local_id: str, request_id: str | None = None) -> None:
+    `path` is the file being written; the caller adds the job id to the message.
+    """
+
+    def __init__(self, message: str, *, path: Path, errno: int | None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.errno = errno
+
+
+class LedgerWriteFailed(GrokvidError):
+    """Neither the ledger nor its journal could record a paid job: the message carries what
+    would otherwise be lost (its request id, above all)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        local_id: str,
+        request_id: str | None = None,
+        fields: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.local_id = local_id
-        self.request_id = request_id
+        self.fields = fields or {}
+        self.request_id = request_id or _text(self.fields.get("request_id"))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 _HOPELESS = (

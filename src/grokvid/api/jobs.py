@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grokvid.api import errors, metadata
-from grokvid.api.download import DownloadResult
+from grokvid.api.download import DownloadResult, SaveFailed
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.media import probe
 from grokvid.api.providers.base import Progress
@@ -224,6 +224,7 @@ def resumable(job: JobRecord) -> Iterator[None]:
         errors.RateLimited,
         errors.ServerError,
         errors.WaitTimeout,
+        SaveFailed,
     ) as exc:
         if job.local_id not in exc.message:
             exc.message = f"{exc.message.rstrip('.')}. {resume_hint(job)}"

@@ -140,7 +140,8 @@ class Runner:
                 estimated_cost_usd=_estimate(self.endpoint.provider, spec),
                 batch_id=plan.batch_id,
                 variant=plan.variant,
-                **_extra_columns(spec, plan.fingerprint),
+                spec=spec_to_json(spec),
+                fingerprint=plan.fingerprint,
             )
             job = self.ledger.update(job.local_id, output_path=str(plan.output.absolute()))
             self._specs[job.local_id] = spec
@@ -383,16 +384,23 @@ class Runner:
             "request_id": request_id,
             "state": JobState.PENDING,
             "submitted_at": now(),
-            **_handle_column(handle),
+            "handle": handle,
         }
-        record = getattr(self.ledger, "record_or_journal", None)
         try:
-            if record is None:
-                return self.ledger.update(job.local_id, **fields)
-            if record(job.local_id, **fields):
+            if self.ledger.record_or_journal(job.local_id, **fields):
                 return self.ledger.update(job.local_id)
+            # Kept in the journal beside the ledger; replayed into it on the next open.
+            self.events(
+                JobEvent(
+                    job.local_id,
+                    "warning",
+                    JobState.PENDING,
+                    message=f"the ledger could not record request {request_id}; it is kept "
+                    f"in {self.ledger.journal_path} until the ledger can take it",
+                )
+            )
             return job.model_copy(update=fields)
-        except Exception as exc:  # disk full, I/O error: the paid job must not vanish silently
+        except Exception as exc:  # even the journal failed: the paid job must not vanish
             raise errors.LedgerWriteFailed(
                 f"Job {job.local_id} was accepted as request {request_id}, but the ledger "
                 f"{self.ledger.path} could not record it ({exc}). Free space, then fetch it "
@@ -629,18 +637,7 @@ def budget_for(
 
 def spent_since(ledger: Ledger, when: Any) -> float:
     """USD charged (or, until known, estimated) for jobs the service may bill since `when`."""
-    own = getattr(ledger, "spent_since", None)
-    if own is not None:
-        return float(own(when))
-    total = 0.0
-    for job in ledger.list(limit=None):
-        if job.created_at < when or job.provider == "sandbox":
-            continue
-        if job.cost_usd_ticks is not None:
-            total += job.cost_usd_ticks / 10_000_000_000
-        elif job.state in ("submitting", "submit-unknown", "pending", "done"):
-            total += job.estimated_cost_usd or 0.0
-    return total
+    return ledger.spent_since(when)
 
 
 def _estimate(provider: str, spec: Spec) -> float | None:
@@ -671,26 +668,5 @@ def _params(spec: Spec) -> dict[str, Any]:
     return params
 
 
-def _extra_columns(spec: Spec, fingerprint: str | None) -> dict[str, Any]:
-    from grokvid.api import ledger as ledger_module
-
-    columns = getattr(ledger_module, "COLUMNS", ())
-    extra: dict[str, Any] = {}
-    if "spec" in columns:
-        extra["spec"] = spec_to_json(spec)
-    if "fingerprint" in columns:
-        extra["fingerprint"] = fingerprint
-    return extra
-
-
-def _handle_column(handle: dict[str, Any]) -> dict[str, Any]:
-    from grokvid.api import ledger as ledger_module
-
-    return {"handle": handle} if "handle" in getattr(ledger_module, "COLUMNS", ()) else {}
-
-
 def _handle_of(job: JobRecord) -> dict[str, Any]:
-    handle = getattr(job, "handle", None)
-    if isinstance(handle, dict) and handle:
-        return handle
-    return {"request_id": job.request_id}
+    return job.handle or {"request_id": job.request_id}

@@ -54,6 +54,8 @@ def exit_code_for(exc: BaseException) -> ExitCode:
             return ExitCode.REJECTED
         case errors.NetworkError() | errors.WaitTimeout() | errors.LedgerWriteFailed():
             return ExitCode.NETWORK
+        case errors.SaveFailed():  # paid and still at the service: resume once there's room
+            return ExitCode.NETWORK
         case errors.JobFailed(state="rejected"):
             return ExitCode.REJECTED
         case errors.JobFailed(state="not-sent", code="auth"):

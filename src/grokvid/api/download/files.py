@@ -26,16 +26,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO must not hang the open
 
 
-class SaveFailed(errors.GrokvidError):
-    """The clip could not be written to disk (full disk, quota, I/O error).
-
-    `path` is the file being written; the caller adds the job id to the message.
-    """
-
-    def __init__(self, message: str, *, path: Path, errno: int | None) -> None:
-        super().__init__(message)
-        self.path = path
-        self.errno = errno
+SaveFailed = errors.SaveFailed
 
 
 def save_failed(exc: OSError, path: Path) -> SaveFailed:

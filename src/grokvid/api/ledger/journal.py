@@ -17,20 +17,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from grokvid.api.errors import ConfigError, GrokvidError
+from grokvid.api import errors
+from grokvid.api.errors import ConfigError
 from grokvid.api.ledger.record import UPDATABLE, now
 
-
-class LedgerWriteFailed(GrokvidError):
-    """Neither the ledger nor its journal could be written: the caller must show the fields.
-
-    `local_id` and `fields` (a request id, above all) are what would otherwise be lost.
-    """
-
-    def __init__(self, message: str, *, local_id: str, fields: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.local_id = local_id
-        self.fields = fields
+LedgerWriteFailed = errors.LedgerWriteFailed
 
 
 def journal_path(ledger: Path) -> Path:

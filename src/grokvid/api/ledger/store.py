@@ -392,7 +392,8 @@ class Ledger:
         """USD spent or at stake on jobs created since `when` (an aware datetime).
 
         A job's actual cost when the service reported one; else its estimate while it may
-        still be billed (submitting, submit-unknown, pending, done).
+        still be billed (submitting, submit-unknown, pending, done). Sandbox jobs, and jobs
+        sent over plain http (allowed only to a loopback host), cost nobody anything.
         """
         if when.tzinfo is None:
             raise ValueError("spent_since needs a timezone-aware datetime")
@@ -402,7 +403,8 @@ class Ledger:
                 "SELECT coalesce(sum(CASE WHEN cost_usd_ticks IS NOT NULL "
                 "THEN cost_usd_ticks * 1.0 / ? "
                 f"WHEN state IN ({billed}) THEN coalesce(estimated_cost_usd, 0) "
-                "ELSE 0 END), 0) FROM jobs WHERE created_at >= ?",
+                "ELSE 0 END), 0) FROM jobs WHERE created_at >= ? "
+                "AND provider != 'sandbox' AND base_url NOT LIKE 'http://%'",
                 (TICKS_PER_USD, *(s.value for s in _MAY_BE_BILLED), to_db("created_at", when)),
             ).fetchone()[0]
         return float(total)
