@@ -29,7 +29,7 @@ _grokvid_options() {
         "download") _grokvid_reply="--force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
         "generate") _grokvid_reply="--aspect-ratio --base-url --dry-run --duration --force --help --image --json --model --no-audio --no-wait --output --output-dir --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
         "sandbox") _grokvid_reply="--help -h" ;;
-        "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
+        "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --rate-limit-chance --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
         "status") _grokvid_reply="--help --json --limit --no-refresh --state -h" ;;
     esac
 }
@@ -60,6 +60,7 @@ _grokvid_option() {
         "sandbox serve|--max-jobs") _grokvid_kind=any ;;
         "sandbox serve|--port") _grokvid_kind=any ;;
         "sandbox serve|--rate-limit") _grokvid_kind=any ;;
+        "sandbox serve|--rate-limit-chance") _grokvid_kind=any ;;
         "sandbox serve|--render-seconds") _grokvid_kind=any ;;
         "sandbox serve|--retry-after") _grokvid_kind=any ;;
         "sandbox serve|--seed") _grokvid_kind=any ;;

@@ -4,14 +4,22 @@ Why not uvicorn: a fault-injecting server must be able to close a connection wit
 (uvicorn answers 500 first) and to cut a body short. The app raises DropConnection for both.
 Keep-alive, request bodies (also chunked, and `Expect: 100-continue`), streaming responses and
 many connections at once are supported; HTTP/2, TLS and upgrades are not.
+
+Built to be pointed at by other people's CI: a request body has an overall deadline (a client
+trickling a byte a second gets 408), and running out of file descriptors costs one log line and
+a back-off in accept, not a traceback per attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import json
 import logging
+import socket
 import threading
+import time
 from email.utils import formatdate
 from http import HTTPStatus
 from types import TracebackType
@@ -20,9 +28,10 @@ from urllib.parse import unquote
 
 import h11
 
-from grokvid.api.config import is_loopback as is_loopback
 from grokvid.sandbox.asgi import ASGIApp, DropConnection, Message
 from grokvid.sandbox.config import SandboxConfig
+from grokvid.sandbox.net import is_loopback as is_loopback
+from grokvid.sandbox.net import loopback_addresses, resolve
 
 log = logging.getLogger("grokvid.sandbox")
 
@@ -31,50 +40,160 @@ KEEP_ALIVE_SECONDS = 75.0
 BODY_TIMEOUT_SECONDS = 30.0  # longest silence while reading a body or writing to a client
 MAX_HEADER_BYTES = 64 * 1024
 MAX_DRAIN_BYTES = 1024 * 1024  # request body left unread by the app that we still swallow
+DRAIN_SECONDS = 5.0  # ...and for how long, before closing instead
+BODY_DEADLINE_SECONDS = 60.0  # the whole body, however it trickles in
+BACKLOG = 128
+_STARVED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 class HTTPServer:
-    """Serve an ASGI app on (host, port) in the running event loop."""
+    """Serve an ASGI app on (host, port) in the running event loop.
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    A host name is resolved and every address it has is served on the same port.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        body_deadline: float = BODY_DEADLINE_SECONDS,
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
-        self._server: asyncio.Server | None = None
+        self.body_deadline = body_deadline
+        self._sockets: list[socket.socket] = []
+        self._acceptors: list[asyncio.Task[None]] = []
         self._connections: set[asyncio.Task[None]] = set()
+        self._starved = False
 
     async def start(self) -> None:
         """Bind and listen; OSError (e.g. address in use) if that is impossible."""
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._sockets = _listen(self.host, self.port)
+        self.port = self._sockets[0].getsockname()[1]
+        self._acceptors = [asyncio.create_task(self._accept_loop(s)) for s in self._sockets]
 
     async def aclose(self) -> None:
         """Stop listening and close every connection, idle or busy."""
-        if self._server is not None:
-            self._server.close()
+        for task in self._acceptors:
+            task.cancel()
+        await asyncio.gather(*self._acceptors, return_exceptions=True)
+        for sock in self._sockets:
+            sock.close()
         for task in list(self._connections):
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
+
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        pause = 0.0
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(listener)
+            except OSError as exc:
+                if exc.errno not in _STARVED:
+                    if exc.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EINTR):
+                        continue  # the client gave up before we took it
+                    raise
+                if not self._starved:
+                    self._starved = True
+                    log.warning(
+                        "cannot accept connections: %s; waiting for some to close "
+                        "(raise the limit with `ulimit -n`)",
+                        exc.strerror or exc,
+                    )
+                # The waiting connection keeps the socket readable: without a pause this spins.
+                pause = min(1.0, max(0.05, pause * 2))
+                await asyncio.sleep(pause)
+                continue
+            if self._starved:
+                self._starved = False
+                log.info("accepting connections again")
+            pause = 0.0
+            try:
+                reader, writer = await asyncio.open_connection(sock=conn)
+            except OSError:
+                conn.close()
+                continue
+            self._accept(reader, writer)
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(_Connection(self.app, reader, writer).run())
+        connection = _Connection(self.app, reader, writer, body_deadline=self.body_deadline)
+        task = asyncio.create_task(connection.run())
         self._connections.add(task)
         task.add_done_callback(self._connections.discard)
+
+
+def _listen(host: str, port: int, attempts: int = 5) -> list[socket.socket]:
+    """Listening sockets on every address of `host`, all on one port (a free one for 0)."""
+    addresses = resolve(host)
+    for attempt in range(attempts):
+        sockets: list[socket.socket] = []
+        try:
+            for address in addresses:
+                sockets.append(
+                    _bind(
+                        address,
+                        port or (sockets[0].getsockname()[1] if sockets else 0),
+                        len(addresses) > 1,
+                    )
+                )
+            return sockets
+        except OSError as exc:
+            for sock in sockets:
+                sock.close()
+            # With port 0 the first address's free port may be taken on another: try again.
+            if port or exc.errno != errno.EADDRINUSE or attempt == attempts - 1 or not sockets:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _bind(address: str, port: int, several: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if hasattr(socket, "SO_REUSEADDR") and not _windows():
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and several:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((address, port))
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _windows() -> bool:
+    import sys
+
+    return sys.platform == "win32"
 
 
 class _ClientGone(Exception):
     """The client stopped sending its request body (closed, stalled or broke the framing)."""
 
 
+class _BodyDeadline(_ClientGone):
+    """The body did not arrive in time, however steadily it trickled."""
+
+
 class _Connection:
     def __init__(
-        self, app: ASGIApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        app: ASGIApp,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        body_deadline: float = BODY_DEADLINE_SECONDS,
     ) -> None:
         self.app = app
         self.reader = reader
         self.writer = writer
+        self.body_deadline = body_deadline
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
 
     async def run(self) -> None:
@@ -139,12 +258,18 @@ class _Connection:
         if self.conn.our_state is not h11.DONE:
             return False
         drained = 0
-        while self.conn.their_state is h11.SEND_BODY:
-            event = await self._next_event()
-            if isinstance(event, h11.Data):
-                drained += len(event.data)
-            if drained > MAX_DRAIN_BYTES or not isinstance(event, h11.Data | h11.EndOfMessage):
-                return False
+        try:
+            async with asyncio.timeout(DRAIN_SECONDS):
+                while self.conn.their_state is h11.SEND_BODY:
+                    event = await self._next_event()
+                    if isinstance(event, h11.Data):
+                        drained += len(event.data)
+                    if drained > MAX_DRAIN_BYTES or not isinstance(
+                        event, h11.Data | h11.EndOfMessage
+                    ):
+                        return False
+        except TimeoutError:
+            return False
         if self.conn.their_state is not h11.DONE:
             return False
         self.conn.start_next_cycle()
@@ -174,19 +299,30 @@ class _Connection:
         body_done = False
         started = finished = False
         response_done = asyncio.Event()
+        deadline: float | None = None
 
         async def receive() -> Message:
-            nonlocal body_done
+            nonlocal body_done, deadline
             if body_done:
                 await response_done.wait()
                 return {"type": "http.disconnect"}
             if self.conn.they_are_waiting_for_100_continue:
                 await self._write(h11.InformationalResponse(status_code=100, headers=[]))
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + self.body_deadline
+            left = deadline - now
             try:
-                async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                if left <= 0:
+                    raise TimeoutError()
+                async with asyncio.timeout(min(BODY_TIMEOUT_SECONDS, left)):
                     event = await self._next_event()
-            except (h11.RemoteProtocolError, TimeoutError) as exc:
-                # The client stalled, hung up mid-body or sent broken framing: not an app crash.
+            except TimeoutError as exc:
+                if time.monotonic() >= deadline:
+                    raise _BodyDeadline(f"no whole body within {self.body_deadline:g} s") from exc
+                raise _ClientGone("the client stalled mid-body") from exc
+            except h11.RemoteProtocolError as exc:
+                # The client hung up mid-body or sent broken framing: not an app crash.
                 raise _ClientGone(str(exc)) from exc
             if isinstance(event, h11.Data):
                 return {"type": "http.request", "body": bytes(event.data), "more_body": True}
@@ -223,6 +359,16 @@ class _Connection:
         except DropConnection:
             # Before the response started: not a byte. Mid-body: the client sees it cut short.
             return False
+        except _BodyDeadline as exc:
+            if not started:
+                with contextlib.suppress(Exception):
+                    await self._json_answer(
+                        408,
+                        "deadline-exceeded",
+                        f"The request body did not arrive: {exc}.",
+                        close=True,
+                    )
+            return False
         except _ClientGone as exc:
             if not started and isinstance(exc.__cause__, h11.RemoteProtocolError):
                 await self._reject(exc.__cause__)  # broken framing: 400 (harmless if gone)
@@ -241,13 +387,16 @@ class _Connection:
         return finished
 
     async def _internal_error(self) -> None:
-        body = b'{"code":"internal","error":"The sandbox failed to answer; see its log."}'
-        await self._write(
-            h11.Response(
-                status_code=500,
-                headers=[("content-type", "application/json"), ("content-length", str(len(body)))],
-            )
-        )
+        await self._json_answer(500, "internal", "The sandbox failed to answer; see its log.")
+
+    async def _json_answer(
+        self, status: int, code: str, message: str, *, close: bool = False
+    ) -> None:
+        body = json.dumps({"code": code, "error": message}).encode()
+        headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
+        if close:
+            headers.append(("connection", "close"))
+        await self._write(h11.Response(status_code=status, headers=headers, reason=_reason(status)))
         await self._write(h11.Data(data=body))
         await self._write(h11.EndOfMessage())
 
@@ -276,15 +425,20 @@ class SandboxServer:
     ) -> None:
         from grokvid.sandbox.app import create_app
 
-        if not allow_remote and not is_loopback(host):
-            raise ValueError(
-                f"refusing to serve the sandbox on {host}: it accepts any key; "
-                "use a loopback address or allow_remote=True"
-            )
+        if not allow_remote:
+            try:
+                loopback_addresses(host)
+            except ValueError as exc:
+                raise ValueError(
+                    f"refusing to serve the sandbox on {host} ({exc}): it accepts any key; "
+                    "use a loopback address or allow_remote=True"
+                ) from None
         self.config = config or SandboxConfig()
         self.app = create_app(self.config)
         self.host = host
-        self._http = HTTPServer(self.app, host, port)
+        self._http = HTTPServer(
+            self.app, host, port, body_deadline=self.config.body_deadline_seconds
+        )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
