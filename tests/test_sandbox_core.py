@@ -12,16 +12,27 @@ from typing import Any
 
 import pytest
 
-import sandbox_worker_helpers as helpers
 from grokvid.sandbox import FRONTS, SandboxConfig, create_app
 from grokvid.sandbox import pool as pool_module
 from grokvid.sandbox.pool import RenderPool
 
 
+def process_facts() -> tuple[int, int]:
+    """(pid, niceness) of the process running this: sent to workers by name."""
+    return os.getpid(), os.nice(0) if hasattr(os, "nice") else 0
+
+
+def exit_now() -> None:
+    os._exit(3)  # a worker that crashes mid-render
+
+
+helpers = sys.modules[__name__]
+
+
 @pytest.fixture(autouse=True)
 def helpers_importable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Worker processes started by these tests can import the helpers module by name."""
-    here = str(Path(helpers.__file__).parent)
+    """Worker processes started by these tests can import this module by name."""
+    here = str(Path(__file__).parent)
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
     )
