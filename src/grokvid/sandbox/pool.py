@@ -30,6 +30,7 @@ log = logging.getLogger("grokvid.sandbox")
 
 NICE = 10
 MAX_WORKERS = 4
+READY = b"ready"
 
 Done = Callable[[Any, str | None], None]  # (result, None) or (None, "Type: message")
 
@@ -119,13 +120,26 @@ class _Child:
     def start(cls) -> _Child:
         if not sys.executable:
             raise RuntimeError("no Python executable to start render processes with")
+        # The parent's import path, so a worker finds grokvid (and whatever the work needs)
+        # however the parent found it: an install, a checkout on PYTHONPATH, a test directory.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         process = subprocess.Popen(
             [sys.executable, "-m", "grokvid.sandbox.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
+            env=env,
         )
-        return cls(process)
+        child = cls(process)
+        assert process.stdout is not None
+        try:
+            hello = read_frame(process.stdout)
+        except (EOFError, OSError):
+            hello = b""
+        if hello != READY:
+            child.close()
+            raise RuntimeError(f"the render process exited at start (code {process.returncode})")
+        return child
 
     def run(self, payload: bytes) -> tuple[Any, str | None]:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -166,12 +180,17 @@ def serve_calls(inbox: IO[bytes], outbox: IO[bytes]) -> None:
         os.nice(NICE)
     except (AttributeError, OSError):  # no nice on Windows; a cap on it elsewhere
         pass
+    write_frame(outbox, READY)
     while True:
         try:
             fn, args = pickle.loads(read_frame(inbox))
         except EOFError:  # the parent is gone, or done with us
             return
-        write_frame(outbox, pickle.dumps(_run(fn, args)))
+        outcome = pickle.dumps(_run(fn, args))
+        try:
+            write_frame(outbox, outcome)
+        except OSError:  # the parent left while we rendered: nobody to tell
+            return
 
 
 def _run(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, str | None]:

@@ -194,7 +194,7 @@ async def _run(sandbox: SandboxApp, host: str, port: int) -> None:
     from grokvid.api.errors import ConfigError
     from grokvid.sandbox import HTTPServer
 
-    server = HTTPServer(sandbox, host, port)
+    server = HTTPServer(sandbox, host, port, body_deadline=sandbox.config.body_deadline_seconds)
     try:
         await server.start()
     except OSError as exc:
