@@ -3,8 +3,8 @@
 Encoding holds the GIL for much of its time, so renders in threads of the server's own process
 slow every poll down. Worker processes take the encodes onto the other cores; they run at a
 lower priority (nice 10) so the server and its clients keep their share of the CPU even when
-every core is rendering. Nothing waits for them at exit (the dispatchers are daemon threads; a
-worker ends when its stdin closes), so Ctrl-C never waits for a render nobody needs. Work that
+every core is rendering. Nothing waits for them at exit (the dispatchers are daemon threads, and
+running workers are killed), so Ctrl-C never waits for a render nobody needs. Work that
 cannot be sent to a process (a test double, a closure) runs in the dispatching thread instead.
 
 One pool serves every sandbox app of a process (see `shared_pool`): starting workers costs an
@@ -13,6 +13,7 @@ interpreter each, far more than one test's whole render.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import pickle
@@ -131,6 +132,7 @@ class _Child:
             env=env,
         )
         child = cls(process)
+        _live.add(process)
         assert process.stdout is not None
         try:
             hello = read_frame(process.stdout)
@@ -154,6 +156,7 @@ class _Child:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=5)
+        _live.discard(self.process)
 
 
 def write_frame(stream: IO[bytes], payload: bytes) -> None:
@@ -212,6 +215,17 @@ def _report(task: Task, result: Any, error: str | None) -> None:
         task.done(result, error)
     except Exception:
         log.exception("a sandbox render callback failed")
+
+
+_live: set[subprocess.Popen[bytes]] = set()
+
+
+@atexit.register
+def _stop_children() -> None:
+    """At exit, a render still going is one nobody will ever fetch: stop it now."""
+    for process in list(_live):
+        if process.poll() is None:
+            process.kill()
 
 
 _shared: dict[bool, RenderPool] = {}
