@@ -35,7 +35,7 @@ _grokvid_options() {
         "generate") _grokvid_reply="--aspect-ratio --base-url --ci --debug --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-preview --no-wait --output --output-dir --preview --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
         "preview") _grokvid_reply="--debug --force --help --json --quiet -h -q" ;;
         "sandbox") _grokvid_reply="--help -h" ;;
-        "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --debug --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
+        "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --debug --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --rate-limit-chance --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
         "status") _grokvid_reply="--debug --help --json --limit --no-refresh --state -h" ;;
     esac
 }
@@ -73,6 +73,7 @@ _grokvid_option() {
         "sandbox serve|--max-jobs") _grokvid_kind=any ;;
         "sandbox serve|--port") _grokvid_kind=any ;;
         "sandbox serve|--rate-limit") _grokvid_kind=any ;;
+        "sandbox serve|--rate-limit-chance") _grokvid_kind=any ;;
         "sandbox serve|--render-seconds") _grokvid_kind=any ;;
         "sandbox serve|--retry-after") _grokvid_kind=any ;;
         "sandbox serve|--seed") _grokvid_kind=any ;;

@@ -8,7 +8,7 @@
 # if $argv[2] is given, that many arguments follow it there ("1" exactly, "0+" at least).
 function __grokvid_at
     set -l subcommands 'completions' 'completions install' 'completions show' 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'gallery' 'generate' 'preview' 'sandbox' 'sandbox serve' 'status'
-    set -l takes_value 'download|--base-url' 'download|--output-dir' 'download|--timeout' 'gallery|--batch' 'gallery|--output' 'gallery|-o' 'gallery|--since' 'gallery|--title' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--ci' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
+    set -l takes_value 'download|--base-url' 'download|--output-dir' 'download|--timeout' 'gallery|--batch' 'gallery|--output' 'gallery|-o' 'gallery|--since' 'gallery|--title' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--ci' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--rate-limit-chance' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l path ''
@@ -207,7 +207,8 @@ complete -c grokvid -n '__grokvid_at "sandbox serve"' -l job-ttl -x -d 'Seconds 
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l max-jobs -x -d 'Jobs kept in memory; oldest finished go first.'
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l port -x -d 'Port to listen on; 0 picks a free one.'
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l quiet -s q -d 'No line per request.'
-complete -c grokvid -n '__grokvid_at "sandbox serve"' -l rate-limit -x -d 'Probability (0-1) that an API request gets a 429.'
+complete -c grokvid -n '__grokvid_at "sandbox serve"' -l rate-limit -x -d 'Allow R submits per second (token bucket); beyond it a 429 with Retry-After. Default: GROKVID_SANDBOX_RATE_LIMIT, else no limit.'
+complete -c grokvid -n '__grokvid_at "sandbox serve"' -l rate-limit-chance -x -d 'Probability (0-1) that an API request gets a 429.'
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l render-seconds -x -d 'How long each job renders: seconds (2) or a random range (2-5).'
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l retry-after -x -d 'Retry-After seconds sent with 429s (default: none).'
 complete -c grokvid -n '__grokvid_at "sandbox serve"' -l seed -x -d 'Seed the dice: same requests, same faults.'

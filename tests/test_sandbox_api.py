@@ -11,11 +11,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from grokvid.api.models import ASPECT_RATIOS, MODELS, TICKS_PER_USD
 from grokvid.sandbox import SandboxApp, SandboxConfig, create_app
 from grokvid.sandbox import app as app_module
 
 T = TypeVar("T")
+TICKS_PER_USD = 10_000_000_000
+ASPECT_RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3")
 SUBMIT = "/v1/videos/generations"
 FOX = {"prompt": "a red fox trotting through fresh snow", "duration": 1}
 NO_RENDER = {"X-Sandbox-Fault": "moderate"}  # accepted jobs that skip the encode
@@ -46,9 +47,11 @@ def submit(app: SandboxApp, body: dict[str, Any] | None = None, **kw: Any) -> st
 
 
 def poll(app: SandboxApp, request_id: str, **kw: Any) -> dict[str, Any]:
+    """The poll's body; pending answers come with 202, the others with 200."""
     response = call(app, "GET", f"/v1/videos/{request_id}", **kw)
-    assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
+    expected = 202 if data.get("status") == "pending" else 200
+    assert response.status_code == expected, response.text
     return data
 
 
@@ -270,16 +273,44 @@ def test_pending_with_rising_progress_then_done(sandbox_clip_cache: Path) -> Non
     app.close()
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+# docs/xai-api.md, "Models and prices": USD per output second, and per input image.
+PRICES = {
+    "grok-imagine-video": ({"480p": 0.05, "720p": 0.07}, 0.002),
+    "grok-imagine-video-1.5": ({"480p": 0.08, "720p": 0.14, "1080p": 0.25}, 0.01),
+    "grok-imagine-video-1.5-lite": ({"480p": 0.02, "720p": 0.03, "1080p": 0.14}, 0.01),
+}
+ALIASES = {
+    "grok-imagine-video-beta": "grok-imagine-video",
+    "grok-imagine-video-1.5-preview": "grok-imagine-video-1.5",
+}
+
+
+@pytest.mark.parametrize("model", [*PRICES, *ALIASES])
 @pytest.mark.parametrize("resolution", ["480p", "720p", "1080p"])
-def test_cost_follows_the_price_table(app: SandboxApp, model: str, resolution: str) -> None:
-    price = MODELS[model].usd_per_second.get(resolution)
-    body = {"prompt": "fox", "model": model, "resolution": resolution, "duration": 6}
+@pytest.mark.parametrize("image", [False, True])
+def test_cost_follows_the_documented_price_table(
+    app: SandboxApp, model: str, resolution: str, image: bool
+) -> None:
+    per_second, per_image = PRICES[ALIASES.get(model, model)]
+    body: dict[str, Any] = {"prompt": "fox", "model": model, "resolution": resolution}
+    body["duration"] = 6
+    if image:
+        body["image"] = {"url": "https://example.com/fox.png"}
+    price = per_second.get(resolution)
     if price is None:
-        assert_error(call(app, "POST", SUBMIT, json=body), 400, "invalid-argument")
+        message = assert_error(call(app, "POST", SUBMIT, json=body), 400, "invalid-argument")
+        assert resolution in message and "480p, 720p" in message
         return
     data = settled(app, submit(app, body, headers=NO_RENDER))
-    assert data["usage"]["cost_in_usd_ticks"] == round(price * 6 * TICKS_PER_USD)
+    usd = price * 6 + (per_image if image else 0)
+    assert data["usage"]["cost_in_usd_ticks"] == round(usd * TICKS_PER_USD)
+
+
+def test_aliases_are_accepted_and_answered_as_the_canonical_model(app: SandboxApp) -> None:
+    for alias, model in ALIASES.items():
+        request_id = submit(app, {**FOX, "model": alias}, headers=NO_RENDER)
+        assert app.jobs()[-1].params["model"] == model
+        assert settled(app, request_id)["model"] == model
 
 
 def test_moderated_job_is_done_without_url_and_still_charged(app: SandboxApp) -> None:
@@ -374,13 +405,13 @@ def test_a_store_full_of_unfinished_jobs_refuses_new_ones_instead_of_dropping_th
 
 
 def test_request_log_counts_every_request(app: SandboxApp) -> None:
-    request_id = submit(app, headers=NO_RENDER)
+    request_id = submit(app, headers={"X-Sandbox-Fault": "moderate,render=60"})
     poll(app, request_id)
     call(app, "GET", "/nowhere")
     entries = [(e.method, e.path, e.status) for e in app.request_log]
     assert entries == [
         ("POST", SUBMIT, 200),
-        ("GET", f"/v1/videos/{request_id}", 200),
+        ("GET", f"/v1/videos/{request_id}", 202),
         ("GET", "/nowhere", 404),
     ]
     assert all(abs(entry.time - time.time()) < 60 for entry in app.request_log)

@@ -154,7 +154,9 @@ def test_port_in_use() -> None:
         (["--render-seconds", "5-2"], ["backwards"]),
         (["--fault", "explode"], ["explode", "429-retry-after"]),
         (["--fault", "upload:500"], ["not a route"]),
-        (["--rate-limit", "1.5"], ["--rate-limit must be a probability"]),
+        (["--rate-limit-chance", "1.5"], ["--rate-limit-chance must be a probability"]),
+        (["--rate-limit", "fast"], ["--rate-limit 'fast'", "submits per second"]),
+        (["--rate-limit", "0"], ["--rate-limit '0'", "above 0"]),
         (["--slow-download", "0"], ["--slow-download must be"]),
         (["--port", "70000"], ["70000"]),
         (["--job-ttl", "0"], ["--job-ttl must be more than 0"]),
@@ -191,3 +193,77 @@ def test_help_loads_no_heavy_module() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_rate_limit_flag_is_announced_and_enforced() -> None:
+    proc = Serve("--port", "0", "--rate-limit", "1", "--render-seconds", "0")
+    try:
+        url = proc.wait_for(r"serving on (\S+) ").group(1)
+        proc.wait_for(r"faults: at most 1 submits/s, then 429 with Retry-After")
+        body = {"prompt": "fox [sandbox:moderate]", "duration": 1}
+        with httpx.Client(base_url=url, headers=KEY) as client:
+            first = client.post("/v1/videos/generations", json=body)
+            second = client.post("/v1/videos/generations", json=body)
+            jobs = client.get("/_sandbox/jobs").json()["jobs"]
+        assert first.status_code == 200
+        assert second.status_code == 429 and second.headers["retry-after"] == "1"
+        assert "Requests per Minute (actual/limit): 2/60" in second.json()["error"]
+        assert len(jobs) == 1
+    finally:
+        code, _ = proc.stop()
+    assert code == 0
+
+
+def test_rate_limit_from_the_environment_and_its_one_line_error() -> None:
+    assert_one_line_error(
+        run("--port", "0", GROKVID_SANDBOX_RATE_LIMIT="lots"),
+        "GROKVID_SANDBOX_RATE_LIMIT='lots'",
+        "unset GROKVID_SANDBOX_RATE_LIMIT",
+    )
+
+
+def test_localhost_is_resolved_and_served() -> None:
+    proc = Serve("--port", "0", "--host", "localhost")
+    try:
+        url = proc.wait_for(r"serving on (http://localhost:\d+) ").group(1)
+        assert httpx.get(url + "/_sandbox/health").status_code == 200
+    finally:
+        code, _ = proc.stop()
+    assert code == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prlimit and /proc are Linux's")
+def test_running_out_of_file_descriptors_logs_one_line_and_recovers() -> None:
+    import resource
+
+    proc = Serve("--port", "0", "--quiet")
+    clients: list[socket.socket] = []
+    try:
+        url = proc.wait_for(r"serving on (\S+) ").group(1)
+        port = int(url.rsplit(":", 1)[1])
+        open_fds = len(os.listdir(f"/proc/{proc.proc.pid}/fd"))
+        hard = resource.prlimit(proc.proc.pid, resource.RLIMIT_NOFILE)[1]
+        resource.prlimit(proc.proc.pid, resource.RLIMIT_NOFILE, (open_fds + 2, hard))
+        for _ in range(12):
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        proc.wait_for(r"cannot accept connections: Too many open files; waiting")
+        for sock in clients:
+            sock.close()
+        clients.clear()
+        resource.prlimit(proc.proc.pid, resource.RLIMIT_NOFILE, (open_fds + 50, hard))
+        deadline = time.monotonic() + 10
+        while True:  # the back-off is at most 1 s, so the server is back well within this
+            try:
+                if httpx.get(url + "/_sandbox/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not recover"
+        code, rest = proc.stop()
+    finally:
+        for sock in clients:
+            sock.close()
+        if proc.proc.poll() is None:
+            proc.proc.kill()
+    assert code == 0
+    assert "Too many open files" not in rest and "Traceback" not in rest  # said once only

@@ -8,8 +8,12 @@
     app = create_app(SandboxConfig(faults=["429", None]))               # in-process:
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox")
 
+    config = SandboxConfig.from_env(render_seconds=5)   # GROKVID_SANDBOX_* variables win
+
 It needs the `grokvid[sandbox]` extra (PyAV and numpy, to render real clips); without it,
-importing this package raises ImportError naming the install command.
+importing this package raises ImportError naming the install command. It shares no code with
+the client (`grokvid.api`), so it can disagree with it the way the real service can; its routes,
+faults and limits are described in docs/sandbox.md.
 """
 
 from importlib.util import find_spec
@@ -19,14 +23,25 @@ if find_spec("av") is None or find_spec("numpy") is None:
 
 from grokvid.sandbox.app import LogEntry, SandboxApp, SandboxUnavailable, create_app  # noqa: E402
 from grokvid.sandbox.asgi import DropConnection  # noqa: E402
-from grokvid.sandbox.config import SandboxConfig, parse_render_seconds  # noqa: E402
+from grokvid.sandbox.config import (  # noqa: E402
+    RATE_LIMIT_ENV,
+    RENDER_SECONDS_ENV,
+    SandboxConfig,
+    parse_rate_limit,
+    parse_render_seconds,
+)
 from grokvid.sandbox.faults import Faults, parse_faults  # noqa: E402
+from grokvid.sandbox.fronts import FRONTS, Front  # noqa: E402
 from grokvid.sandbox.server import HTTPServer, SandboxServer, is_loopback  # noqa: E402
 from grokvid.sandbox.store import JobInfo  # noqa: E402
 
 __all__ = [
+    "FRONTS",
+    "RATE_LIMIT_ENV",
+    "RENDER_SECONDS_ENV",
     "DropConnection",
     "Faults",
+    "Front",
     "HTTPServer",
     "JobInfo",
     "LogEntry",
@@ -37,5 +52,6 @@ __all__ = [
     "create_app",
     "is_loopback",
     "parse_faults",
+    "parse_rate_limit",
     "parse_render_seconds",
 ]

@@ -1,11 +1,11 @@
-"""The sandbox as an ASGI app: the xAI video API of API.md, real clips, and faults on request.
+"""The sandbox core as an ASGI app: jobs, faults, renders, the video host, limits; fronts on top.
 
-Routes:
-    POST /v1/videos/generations   submit (key required)          -> {"request_id"}
-    GET  /v1/videos/{id}          poll (key required)            -> pending/done/failed/expired
-    GET  /cdn/xai-video-{id}.mp4  the clip (no key; signed URL)  -> video/mp4, Range support
-    GET  /_sandbox/health         liveness for CI scripts        -> {"status": "ok"}
-    GET  /_sandbox/jobs           every job, for CI assertions   -> {"jobs": [...]}
+Routes the core answers itself (no key):
+    GET  /cdn/xai-video-{id}.mp4  the clip (signed URL; no key)   -> video/mp4, Range support
+    GET  /_sandbox/health         liveness for CI scripts         -> {"status": "ok", "jobs": N}
+    GET  /_sandbox/jobs           every job, for CI assertions    -> {"jobs": [...]}
+Everything else goes to the first front that owns the path (`grokvid.sandbox.fronts`); the xAI
+front serves `/v1/…`. docs/sandbox.md describes every route, fault and limit.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib
-import json
 import logging
-import queue
 import random
 import threading
 import time
@@ -24,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from grokvid.api.models import TICKS_PER_USD, estimate_cost_usd, frame_size
-from grokvid.sandbox import cdn
+from grokvid.sandbox import cdn, paths
 from grokvid.sandbox.asgi import (
+    BodyBusy,
     BodyTooLarge,
     DropConnection,
     Receive,
@@ -40,24 +38,19 @@ from grokvid.sandbox.asgi import (
     send_response,
 )
 from grokvid.sandbox.config import SandboxConfig
-from grokvid.sandbox.faults import (
-    FAIL_MESSAGES,
-    FaultPlan,
-    Faults,
-    Route,
-    faults_in_prompt,
-    parse_faults,
-)
-from grokvid.sandbox.store import Job, JobInfo, JobStore
-from grokvid.sandbox.validation import Rejected, key_error, status_fault, validate_submit
+from grokvid.sandbox.faults import FaultPlan, Faults, Route, faults_in_prompt, parse_faults
+from grokvid.sandbox.frames import frame_size
+from grokvid.sandbox.fronts import FRONTS, Front
+from grokvid.sandbox.limits import BodyBudget, TokenBucket
+from grokvid.sandbox.pool import RenderPool, shared_pool
+from grokvid.sandbox.store import Job, JobInfo, JobStore, PollView, RenderSpec
 
 log = logging.getLogger("grokvid.sandbox")
 
-SUBMIT_PATH = "/v1/videos/generations"
-POLL_PREFIX = "/v1/videos/"
 FAULT_HEADER = "x-sandbox-fault"
 INSTALL_HINT = "the sandbox needs its extra: pip install 'grokvid[sandbox]'"
 MAX_LOG_ENTRIES = 100_000
+BODY_WAIT_SECONDS = 10.0  # how long a body waits for room in the shared budget before a 429
 
 
 class SandboxUnavailable(ImportError):
@@ -80,47 +73,6 @@ def require_extra() -> None:
             importlib.import_module(module)
         except ImportError as exc:
             raise SandboxUnavailable(INSTALL_HINT) from exc
-
-
-class _DaemonPool:
-    """Render workers that never hold up the process's exit.
-
-    A ThreadPoolExecutor is joined at interpreter exit, so Ctrl-C on `generate --sandbox`
-    would wait for a render nobody needs any more; these daemon threads are simply dropped.
-    """
-
-    def __init__(self, workers: int) -> None:
-        self._tasks: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._workers = workers
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            if len(self._threads) < self._workers:
-                thread = threading.Thread(target=self._work, name="sandbox-render", daemon=True)
-                self._threads.append(thread)
-                thread.start()
-        self._tasks.put((fn, args))
-
-    def shutdown(self) -> None:
-        with self._lock:
-            self._closed = True
-        for _ in self._threads:
-            self._tasks.put(None)
-
-    def _work(self) -> None:
-        while (task := self._tasks.get()) is not None and not self._closed:
-            fn, args = task
-            try:
-                fn(*args)
-            except Exception:  # a worker must outlive one bad task
-                log.exception("sandbox render task failed")
 
 
 def create_app(config: SandboxConfig | None = None) -> SandboxApp:
@@ -155,22 +107,35 @@ class SandboxApp:
             error_statuses=config.error_statuses,
             drop_probability=config.drop_probability,
         )
+        self._bucket = TokenBucket(config.rate_limit) if config.rate_limit else None
+        self.body_budget = BodyBudget(config.max_body_bytes_in_flight)
         seeded = config.seed is not None
         self._rng = random.Random(f"{config.seed}:jobs" if seeded else None)
         self._rng_lock = threading.Lock()
         self._seeded = seeded
-        self._renderer = _DaemonPool(workers=2)
+        self._closed = False
+        self.fronts: tuple[Front, ...] = tuple(front(self) for front in FRONTS)
+
+    @property
+    def renderer(self) -> RenderPool:
+        return shared_pool(processes=self.config.render_processes)
 
     def jobs(self) -> list[JobInfo]:
         """A snapshot of every job the store holds, oldest first."""
         return self._store.snapshot()
 
+    def forget_jobs(self, request_id: str | None = None) -> int:
+        """Forget one job, or all, as a restarted service would: their polls answer 404."""
+        return self._store.forget(request_id)
+
     def scripted_faults_left(self) -> int:
         return self._plan.remaining()
 
     def close(self) -> None:
-        """Stop rendering; jobs still rendering stay pending forever."""
-        self._renderer.shutdown()
+        """Stop rendering for this app; its jobs still rendering stay pending forever."""
+        self._closed = True
+
+    # -- ASGI ---------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -186,11 +151,22 @@ class SandboxApp:
         method, path = scope["method"].upper(), scope["path"]
         notes: list[str] = []
         recorded = False
+        request: Request | None = None
         try:
             try:
-                request = await read_request(scope, receive)
+                request = await read_request(
+                    scope,
+                    receive,
+                    max_body=self.config.max_body_bytes,
+                    budget=self.body_budget,
+                    wait_seconds=BODY_WAIT_SECONDS,
+                )
             except BodyTooLarge as exc:
-                response = error_response(413, "payload-too-large", f"Rejected: {exc}.")
+                response = self._front(path).core_error("too-large", f"Rejected: {exc}.")
+            except BodyBusy as exc:
+                response = self._front(path).core_error(
+                    "busy", f"Try again shortly: {exc}.", [("retry-after", "1")]
+                )
             else:
                 notes = request.notes
                 response = await self._dispatch(request)
@@ -204,98 +180,95 @@ class SandboxApp:
             notes.append("connection dropped")
             raise
         finally:
+            if request is not None:
+                self.body_budget.release(request.reserved)
             if not recorded:
                 self._record(LogEntry(started, method, path, status), clock, notes)
 
+    def _front(self, path: str) -> Front:
+        """The front that owns `path`; the first one speaks for paths no front owns."""
+        return next((f for f in self.fronts if f.owns(path)), self.fronts[0])
+
     async def _dispatch(self, request: Request) -> Response:
         method, path = request.method, request.path
-        if path == SUBMIT_PATH:
-            if method != "POST":
-                return _not_allowed(method, path, "POST")
-            return await self._api(request, "submit", "")
-        if path.startswith(POLL_PREFIX) and "/" not in path[len(POLL_PREFIX) :]:
-            if method != "GET":
-                return _not_allowed(method, path, "GET")
-            return await self._api(request, "poll", path[len(POLL_PREFIX) :])
-        if path.startswith(cdn.PREFIX):
-            if method not in ("GET", "HEAD"):
-                return _not_allowed(method, path, "GET, HEAD")
-            return await self._download(request, path[len(cdn.PREFIX) :])
-        if path == "/_sandbox/health" and method == "GET":
-            return json_response(200, {"status": "ok", "jobs": len(self._store)})
-        if path == "/_sandbox/jobs" and method == "GET":
-            return json_response(200, {"jobs": [_job_json(job) for job in self.jobs()]})
+        try:
+            if path.startswith(cdn.PREFIX):
+                if method not in ("GET", "HEAD"):
+                    return _not_allowed(method, path, "GET, HEAD")
+                return await self._download(request, path[len(cdn.PREFIX) :])
+            if path == "/_sandbox/health" and method == "GET":
+                return json_response(200, {"status": "ok", "jobs": len(self._store)})
+            if path == "/_sandbox/jobs" and method == "GET":
+                return json_response(200, {"jobs": [_job_json(job) for job in self.jobs()]})
+            for front in self.fronts:
+                if front.owns(path):
+                    response = await front.handle(request)
+                    # Like the services, every API answer carries an id for a support request.
+                    response.headers.append(("x-request-id", str(uuid.uuid4())))
+                    return response
+        except BadFault as exc:
+            return self._front(path).core_error("bad-fault", f"Bad sandbox fault: {exc}")
         return error_response(404, "not-found", f"No route for {method} {path}.")
 
-    async def _api(self, request: Request, route: Route, request_id: str) -> Response:
-        payload: object = None
-        if route == "submit":
-            try:
-                payload = json.loads(request.body)
-            except ValueError:
-                payload = None
-        try:
-            faults = self._faults(request, route, payload)
-        except ValueError as exc:
-            return error_response(400, "invalid-argument", f"Bad sandbox fault: {exc}")
-
-        def act() -> Response:
-            if route == "submit":
-                return self._submit(request, payload, faults)
-            return self._poll(request, request_id, faults)
-
-        response = await self._guarded(request, faults, act, check_key=True)
-        # Like the service, every API answer carries an id to quote in a support request.
-        response.headers.append(("x-request-id", str(uuid.uuid4())))
-        return response
-
     async def _download(self, request: Request, name: str) -> Response:
-        try:
-            faults = self._faults(request, "download", None)
-        except ValueError as exc:
-            return error_response(400, "invalid-argument", f"Bad sandbox fault: {exc}")
-        return await self._guarded(
-            request, faults, lambda: self._host.serve(request, name, faults), check_key=False
+        faults = self.faults_for(request, "download", None)
+        return await self.guarded(
+            None, request, faults, lambda: self._host.serve(request, name, faults)
         )
 
-    def _faults(self, request: Request, route: Route, payload: object) -> Faults:
-        """Header, then prompt words, then the server's script and dice: first setting wins."""
-        faults = parse_faults(request.header(FAULT_HEADER) or "")
-        if isinstance(payload, dict) and isinstance(payload.get("prompt"), str):
-            faults = faults | faults_in_prompt(payload["prompt"])[1]
-        faults = faults | self._plan.draw(route)
+    # -- what fronts build on -----------------------------------------------------------------
+
+    def faults_for(self, request: Request, route: Route | None, prompt: str | None) -> Faults:
+        """Header, then prompt words, then the server's script and dice: first setting wins.
+
+        `route` None (a listing, say) takes only the header's faults. BadFault names a bad spec.
+        """
+        try:
+            faults = parse_faults(request.header(FAULT_HEADER) or "")
+            if prompt:
+                faults = faults | faults_in_prompt(prompt)[1]
+        except ValueError as exc:
+            raise BadFault(str(exc)) from None
+        if route is not None:
+            faults = faults | self._plan.draw(route)
         if faults:
             request.notes.append(f"fault {faults.describe()}")
         return faults
 
-    async def _guarded(
-        self, request: Request, faults: Faults, act: Callable[[], Response], *, check_key: bool
+    async def guarded(
+        self, front: Front | None, request: Request, faults: Faults, act: Callable[[], Response]
     ) -> Response:
-        """Run `act` inside the request-level faults: delay, drops, error statuses."""
+        """Run `act` inside the request-level faults: delay, drops, error statuses, the key.
+
+        With `front` None (the video host) no key is checked and status faults use the xAI
+        front's shape, as the one CDN serves every front.
+        """
+        speaker = front or self.fronts[0]
         if faults.delay:
             await asyncio.sleep(faults.delay)
         if faults.drop == "before":
             raise DropConnection()
-        if check_key and (denied := key_error(request.header("authorization"))) is not None:
+        if front is not None and (denied := front.key_error(request)) is not None:
             return denied
         if faults.reply is not None and not faults.reply.after:
-            return status_fault(faults.reply, self._plan.retry_after)
+            return speaker.status_fault(faults.reply)
         response = act()
         if faults.drop == "after":
             raise DropConnection()
         if faults.reply is not None and response.status < 400:
-            return status_fault(faults.reply, self._plan.retry_after)
+            return speaker.status_fault(faults.reply)
         return response
 
-    def _submit(self, request: Request, payload: object, faults: Faults) -> Response:
-        try:
-            params = validate_submit(
-                request.header("content-type"),
-                payload,
-                max_prompt_chars=self.config.max_prompt_chars,
-            )
-        except Rejected as exc:
-            return error_response(exc.status, exc.code, exc.message)
+    def take_submit_slot(self) -> float | None:
+        """None when a submit may go ahead under --rate-limit, else seconds until one may."""
+        return None if self._bucket is None else self._bucket.take()
+
+    def submit_rate(self) -> tuple[int, int]:
+        """(submits in the last minute, the limit per minute), for the 429's message."""
+        return (0, 0) if self._bucket is None else self._bucket.per_minute()
+
+    def add_job(self, params: dict[str, Any], render: RenderSpec, faults: Faults) -> Job | None:
+        """Store a new job and start its render; None (nothing stored) when the store is full."""
         sticky = faults.job_level()
         job = Job(
             request_id=self._new_id(),
@@ -305,74 +278,38 @@ class SandboxApp:
             faults=sticky,
         )
         if not self._store.add(job):
-            return error_response(
-                429,
-                "resource-exhausted",
-                f"The sandbox holds {self.config.max_jobs} unfinished jobs (--max-jobs): "
-                "wait for some to finish.",
-            )
+            return None
         if job.renders:
-            prompt = faults_in_prompt(params["prompt"])[0] or "image-to-video"
-            self._renderer.submit(self._render, job.request_id, prompt, params)
-        return json_response(200, {"request_id": job.request_id})
+            self._start_render(job.request_id, render)
+        return job
 
-    def _poll(self, request: Request, request_id: str, faults: Faults) -> Response:
-        view = self._store.poll(
-            request_id, expire_job=faults.expire_job, expire_url=faults.expire_url is not None
+    def poll_job(self, request_id: str, faults: Faults) -> PollView | None:
+        """Count a poll and see the job; None if it is unknown or (forget-job) just forgotten."""
+        return self._store.poll(
+            request_id,
+            expire_job=faults.expire_job,
+            expire_url=faults.expire_url is not None,
+            forget=faults.forget_job,
         )
-        if view is None:
-            return error_response(
-                404, "not-found", f"No video generation request with id {request_id!r} exists."
-            )
-        job, params = view.job, view.job.params
-        body: dict[str, Any]
-        if job.state == "pending":
-            body = {"status": "pending", "progress": view.progress, "model": params["model"]}
-        elif job.state == "failed":
-            code = view.faults.fail or "internal_error"
-            message = FAIL_MESSAGES.get(code, f"Video generation failed ({code}).")
-            if view.render_error is not None:
-                message = f"The sandbox could not render the clip: {view.render_error}"
-            body = {"status": "failed", "error": {"code": code, "message": message}}
-        elif job.state == "expired":
-            body = {"status": "expired"}
-        else:
-            moderated = view.faults.moderate
-            url = (
-                ""
-                if moderated
-                else self._host.url(request.base_url, request_id, expired=view.url_expired)
-            )
-            usd = estimate_cost_usd(params["model"], params["resolution"], params["duration"])
-            body = {
-                "status": "done",
-                "progress": 100,
-                "model": params["model"],
-                "video": {
-                    "url": url,
-                    "duration": params["duration"],
-                    "respect_moderation": not moderated,
-                },
-                "usage": {"cost_in_usd_ticks": round((usd or 0.0) * TICKS_PER_USD)},
-            }
-        return json_response(200, body)
 
-    def _render(self, request_id: str, prompt: str, params: dict[str, Any]) -> None:
-        width, height = frame_size(params["resolution"], params["aspect_ratio"])
-        try:
-            clip = render_clip(
-                prompt,
-                params["duration"],
-                width,
-                height,
-                audio=params["generate_audio"],
-                cache_dir=self.config.clip_cache_dir,
-            )
-        except Exception as exc:  # a failed render fails the job, like the real service
-            log.exception("rendering %s failed", request_id)
-            self._store.finish_render(request_id, None, f"{type(exc).__name__}: {exc}")
-        else:
-            self._store.finish_render(request_id, clip, None)
+    def video_url(self, request: Request, request_id: str, expired: bool) -> str:
+        return self._host.url(request.base_url, request_id, expired=expired)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _start_render(self, request_id: str, spec: RenderSpec) -> None:
+        width, height = frame_size(spec.resolution, spec.aspect_ratio)
+        # Resolved here, not in the worker: a worker process keeps the environment it was
+        # started with, and GROKVID_HOME may have changed since.
+        cache = self.config.clip_cache_dir or paths.clip_cache_dir()
+        args = (spec.prompt, spec.duration, width, height, spec.audio, cache)
+
+        def done(clip: Path | None, error: str | None) -> None:
+            if error is not None:
+                log.error("rendering %s failed: %s", request_id, error)
+            self._store.finish_render(request_id, clip, error)
+
+        self.renderer.submit(render_clip, args, done, lambda: self._closed)
 
     def _new_id(self) -> str:
         if not self._seeded:
@@ -399,10 +336,17 @@ class SandboxApp:
             log.info("%s %s %s %.0f ms%s", entry.method, entry.path, status, ms, extra)
 
 
+class BadFault(ValueError):
+    """A fault spec in a header or prompt that the grammar does not know."""
+
+
 def render_clip(
-    prompt: str, duration: int, width: int, height: int, *, audio: bool, cache_dir: Path | None
+    prompt: str, duration: int, width: int, height: int, audio: bool, cache_dir: Path
 ) -> Path:
-    """The renderer, imported on first use so importing the sandbox stays light."""
+    """The renderer, imported on first use so importing the sandbox stays light.
+
+    Module-level, so worker processes can be sent it by name.
+    """
     from grokvid.sandbox.render import render_clip as render
 
     return render(prompt, duration, width, height, audio=audio, cache_dir=cache_dir)
@@ -418,4 +362,4 @@ def _job_json(job: JobInfo) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(job).items() if k != "clip"}
 
 
-__all__ = ["LogEntry", "SandboxApp", "SandboxUnavailable", "create_app"]
+__all__ = ["BadFault", "LogEntry", "SandboxApp", "SandboxUnavailable", "create_app"]

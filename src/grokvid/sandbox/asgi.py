@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from grokvid.sandbox.limits import BodyBudget
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -37,7 +39,11 @@ class DropConnection(httpx.RemoteProtocolError):
 
 
 class BodyTooLarge(Exception):
-    pass
+    """The body is (or says it will be) over the per-request limit: answer 413."""
+
+
+class BodyBusy(Exception):
+    """Other requests hold the whole body budget and it did not free up in time."""
 
 
 @dataclass
@@ -49,15 +55,28 @@ class Request:
     body: bytes
     base_url: str  # scheme://host[:port] as the client addressed us
     notes: list[str] = field(default_factory=list)  # for the log line
+    reserved: int = 0  # bytes of the body budget this request holds until it is answered
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
 
 async def read_request(
-    scope: Scope, receive: Receive, *, max_body: int = MAX_BODY_BYTES
+    scope: Scope,
+    receive: Receive,
+    *,
+    max_body: int = MAX_BODY_BYTES,
+    budget: BodyBudget | None = None,
+    wait_seconds: float = 10.0,
 ) -> Request:
-    """Collect the whole request; BodyTooLarge past `max_body` (the rest is left unread)."""
+    """Collect the whole request within the body limit and the shared body budget.
+
+    A declared Content-Length over `max_body` raises BodyTooLarge before a byte is read;
+    so does a body that grows past it. The bytes are reserved from `budget` (the declared length
+    at once, a chunked body piece by piece), waiting up to `wait_seconds` for room, else
+    BodyBusy. On success the caller must `budget.release(request.reserved)` once it has
+    answered; on an exception this function has already released them.
+    """
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope.get("headers", []):
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
@@ -75,21 +94,55 @@ async def read_request(
         body=b"",
         base_url=f"{scope.get('scheme', 'http')}://{host}",
     )
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > max_body:
-            raise BodyTooLarge(f"the request body is over {max_body // (1024 * 1024)} MiB")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    request.body = b"".join(chunks)
+    too_large = f"the request body is over the {_size(max_body)} limit"
+    declared = _content_length(headers.get("content-length"))
+    if declared is not None and declared > max_body:
+        raise BodyTooLarge(f"{too_large} (Content-Length: {declared})")
+    deadline = time.monotonic() + wait_seconds
+    try:
+        if budget is not None and declared:
+            await _reserve(budget, request, declared, deadline)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > max_body:
+                raise BodyTooLarge(too_large)
+            if budget is not None and size > request.reserved:
+                await _reserve(budget, request, size - request.reserved, deadline)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        request.body = b"".join(chunks)
+    except BaseException:
+        if budget is not None:
+            budget.release(request.reserved)
+            request.reserved = 0
+        raise
     return request
+
+
+async def _reserve(budget: BodyBudget, request: Request, size: int, deadline: float) -> None:
+    if not await budget.reserve(size, deadline):
+        raise BodyBusy(
+            f"other requests hold the sandbox's {_size(budget.capacity)} of request bodies"
+        )
+    request.reserved += size
+
+
+def _content_length(value: str | None) -> int | None:
+    if value is None or not value.strip().isdigit():
+        return None  # the HTTP server has already refused a malformed one
+    return int(value)
+
+
+def _size(count: int) -> str:
+    mib = count / (1024 * 1024)
+    return f"{mib:g} MiB" if mib >= 1 else f"{count:,} bytes"
 
 
 @dataclass(frozen=True)

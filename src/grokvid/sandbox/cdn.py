@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import time
@@ -53,6 +54,12 @@ class VideoHost:
             return text_response(404, "No such object.")
         request_id = match.group(1)
         expires, sig = request.query.get("expires", ""), request.query.get("sig", "")
+        malformed_expires = bool(expires) and (not expires.isascii() or _seconds(expires) is None)
+        if not sig.isascii() or malformed_expires:
+            # compare_digest refuses non-ASCII text: this must be a 400, never a crash.
+            return text_response(
+                400, "Malformed signed URL: `expires` must be a number and `sig` hex digits."
+            )
         if not hmac.compare_digest(sig, self._sign(request_id, expires)):
             return text_response(403, "Access denied: the URL's signature does not match.")
         if faults.expire_url is not None or float(expires) <= time.time():
@@ -99,6 +106,14 @@ class VideoHost:
     def _sign(self, request_id: str, expires: str) -> str:
         message = f"{request_id}\n{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def byte_range(header: str, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:

@@ -1,16 +1,21 @@
-"""How one sandbox behaves: render time, lifetimes, bounds and the server-wide faults."""
+"""How one sandbox behaves: render time, lifetimes, bounds, limits and the server-wide faults."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from grokvid.api.models import MAX_PROMPT_CHARS
 from grokvid.sandbox.faults import ERROR_STATUSES, parse_script_item
+from grokvid.sandbox.fronts.xai_models import MAX_PROMPT_CHARS
 
 DAY = 24 * 3600.0
+MiB = 1024 * 1024
+RENDER_SECONDS_ENV = "GROKVID_SANDBOX_RENDER_SECONDS"
+RATE_LIMIT_ENV = "GROKVID_SANDBOX_RATE_LIMIT"
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,39 @@ class SandboxConfig:
     faults: Sequence[str | None] = ()
     download_bytes_per_second: int | None = None
     max_prompt_chars: int = MAX_PROMPT_CHARS
+    rate_limit: float | None = None
+    render_processes: bool = True
+    max_body_bytes: int = 32 * MiB
+    max_body_bytes_in_flight: int = 96 * MiB
+    body_deadline_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **defaults: Any) -> SandboxConfig:
+        """A config from the keyword defaults, overridden by the sandbox's environment variables.
+
+        GROKVID_SANDBOX_RENDER_SECONDS (`5` or a range `2-5`) sets render_seconds and
+        GROKVID_SANDBOX_RATE_LIMIT (submits per second) sets rate_limit; an empty one is unset.
+        A bad value raises ValueError naming the variable and the fix.
+        """
+        env = os.environ if environ is None else environ
+        values = dict(defaults)
+        if raw := env.get(RENDER_SECONDS_ENV, "").strip():
+            try:
+                values["render_seconds"] = parse_render_seconds(raw)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{RENDER_SECONDS_ENV}={raw!r}: {exc}; set it to seconds such as 5 or a "
+                    "range such as 2-5, or unset it"
+                ) from None
+        if raw := env.get(RATE_LIMIT_ENV, "").strip():
+            try:
+                values["rate_limit"] = parse_rate_limit(raw)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{RATE_LIMIT_ENV}={raw!r}: {exc}; set it to submits per second such as 2 "
+                    "or 0.5, or unset it"
+                ) from None
+        return cls(**values)
 
     def __post_init__(self) -> None:
         render = self.render_seconds
@@ -71,6 +109,18 @@ class SandboxConfig:
         for item in self.faults:
             parse_script_item(item)  # raises ValueError on a bad entry
         object.__setattr__(self, "faults", tuple(self.faults))
+        if self.rate_limit is not None:
+            if _number("rate_limit", self.rate_limit) <= 0:
+                raise ValueError("rate_limit must be more than 0 submits per second")
+            object.__setattr__(self, "rate_limit", float(self.rate_limit))
+        for name in ("max_body_bytes", "max_body_bytes_in_flight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+                raise ValueError(f"{name} must be a whole number of bytes >= 1024")
+        if self.max_body_bytes > self.max_body_bytes_in_flight:
+            raise ValueError("max_body_bytes must not be more than max_body_bytes_in_flight")
+        if _number("body_deadline_seconds", self.body_deadline_seconds) <= 0:
+            raise ValueError("body_deadline_seconds must be more than 0")
         if self.clip_cache_dir is not None:
             object.__setattr__(self, "clip_cache_dir", Path(self.clip_cache_dir))
 
@@ -81,6 +131,17 @@ def _number(name: str, value: object) -> float:
     if value < 0:
         raise ValueError(f"{name} must be 0 or more, not {value!r}")
     return float(value)
+
+
+def parse_rate_limit(text: str) -> float:
+    """`"2"` -> 2.0 submits per second; ValueError unless it is a number above 0."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of submits per second") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{text!r}: the rate limit must be more than 0 submits per second")
+    return value
 
 
 def parse_render_seconds(text: str) -> float | tuple[float, float]:

@@ -12,7 +12,7 @@ token                  effect
 ``503`` ``504``        add ``-after`` (``502-after``) to answer it *after* creating the job
 ``drop-before``        close the connection without answering; nothing is done
 ``drop-after``         do the work (a submit creates the job), then close without answering
-``delay=S``            wait S seconds before answering (for client timeouts)
+``delay=S``            wait S seconds (at most 120) before answering (for client timeouts)
 ``render=S``           this job takes S seconds to render
 ``moderate``           the job ends ``done`` with ``respect_moderation: false`` and no URL
 ``fail[=CODE]``        the job ends ``failed`` with ``error.code`` CODE (``internal_error``)
@@ -20,13 +20,18 @@ token                  effect
 ``slow[=BPS]``         downloads trickle at BPS bytes/s (65536 by default)
 ``expire-url[=N]``     the video URL handed out is already expired (the first N only)
 ``expire-job``         the job answers ``expired`` from now on
+``empty-202``          pending polls answer HTTP 202 with an empty body instead of JSON
+``moderate-400``       the finished job's poll answers HTTP 400: moderated, with its cost
+``forget-job``         the service forgets the job: its polls answer 404 ``not-found``
 ``none`` / ``ok``      no fault (a placeholder in a scripted sequence)
 =====================  ======================================================================
 
 Request-level tokens (429, 5xx, drop-*, delay) act on the request that carries them. Job-level
-tokens (render, moderate, fail, truncate, slow, expire-url, expire-job) given on a submit stick
-to the job it creates; on a poll, expire-url and expire-job act on that poll; on a download,
-truncate, slow and expire-url act on that download.
+tokens (render, moderate, moderate-400, fail, truncate, slow, expire-url, expire-job, empty-202,
+forget-job) given on a submit stick to the job it creates (forget-job strikes once the render
+is over); on a poll, expire-url, expire-job, empty-202, moderate-400 and forget-job act on that
+poll; on a download, truncate, slow and expire-url act on that download. docs/sandbox.md has
+the whole grammar with examples.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ API_ROUTES: tuple[Route, ...] = ("submit", "poll")
 
 ALWAYS = 1 << 62  # "every time" for the countable faults (truncate, expire-url)
 SLOW_DEFAULT_BPS = 64 * 1024
+MAX_DELAY_SECONDS = 120.0  # a delay holds a connection open: CI pointed at a shared sandbox
+MAX_SECONDS = 86_400 * 366
 ERROR_STATUSES = (500, 502, 503, 504)
 FAIL_MESSAGES = {
     "invalid_argument": "The generated video was rejected: the input violates the usage policy.",
@@ -80,6 +87,9 @@ class Faults:
     slow: int | None = None
     expire_url: int | None = None
     expire_job: bool = False
+    empty_pending: bool = False
+    moderate_400: bool = False
+    forget_job: bool = False
 
     def __or__(self, other: Faults) -> Faults:
         """Field by field, this one's setting wins; the other fills the gaps."""
@@ -117,8 +127,14 @@ class Faults:
                 parts.append(name if count >= ALWAYS else f"{name}={count}")
         if self.slow is not None:
             parts.append(f"slow={self.slow}")
-        if self.expire_job:
-            parts.append("expire-job")
+        for name, on in (
+            ("expire-job", self.expire_job),
+            ("empty-202", self.empty_pending),
+            ("moderate-400", self.moderate_400),
+            ("forget-job", self.forget_job),
+        ):
+            if on:
+                parts.append(name)
         return ",".join(parts)
 
     def job_level(self) -> Faults:
@@ -130,7 +146,7 @@ NO_FAULTS = Faults()
 KNOWN_TOKENS = (
     "429, 429-retry-after=S, 429-credits, 500, 502, 503, 504 (optionally -after), drop-before, "
     "drop-after, delay=S, render=S, moderate, fail[=CODE], truncate[=N], slow[=BPS], "
-    "expire-url[=N], expire-job, none"
+    "expire-url[=N], expire-job, empty-202, moderate-400, forget-job, none"
 )
 
 
@@ -162,7 +178,7 @@ def _parse_token(token: str) -> Faults:
     if name in ("drop-before", "drop-after") and not has_value:
         return Faults(drop="before" if name == "drop-before" else "after")
     if name == "delay" and has_value:
-        return Faults(delay=_seconds(token, value))
+        return Faults(delay=_seconds(token, value, MAX_DELAY_SECONDS))
     if name == "render" and has_value:
         return Faults(render=_seconds(token, value))
     if name == "moderate" and not has_value:
@@ -177,18 +193,28 @@ def _parse_token(token: str) -> Faults:
         return Faults(truncate=count) if name == "truncate" else Faults(expire_url=count)
     if name == "slow":
         return Faults(slow=_count(token, value) if has_value else SLOW_DEFAULT_BPS)
-    if name == "expire-job" and not has_value:
-        return Faults(expire_job=True)
+    if not has_value and name in _FLAGS:
+        return replace(NO_FAULTS, **{_FLAGS[name]: True})  # type: ignore[arg-type]
     raise ValueError(f"unknown sandbox fault {token!r}; known: {KNOWN_TOKENS}")
 
 
-def _seconds(token: str, value: str) -> float:
+_FLAGS = {
+    "expire-job": "expire_job",
+    "empty-202": "empty_pending",
+    "moderate-400": "moderate_400",
+    "forget-job": "forget_job",
+}
+
+
+def _seconds(token: str, value: str, limit: float = MAX_SECONDS) -> float:
     try:
         seconds = float(value)
     except ValueError:
         seconds = -1.0
-    if not 0 <= seconds < 86_400 * 366:
+    if not 0 <= seconds < MAX_SECONDS:
         raise ValueError(f"sandbox fault {token!r}: {value!r} is not a number of seconds >= 0")
+    if seconds > limit:
+        raise ValueError(f"sandbox fault {token!r}: at most {limit:g} seconds, not {value}")
     return seconds
 
 

@@ -32,9 +32,9 @@ except ImportError as exc:
         "installed: run `pip install 'grokvid[sandbox]'`."
     ) from exc
 
-from grokvid.api import paths
-from grokvid.api.models import FPS
+from grokvid.sandbox import paths
 from grokvid.sandbox.font import CELL_WIDTH, headline, stack, text_mask
+from grokvid.sandbox.frames import FPS
 
 __all__ = ["RENDERER_VERSION", "render_clip"]
 
@@ -80,7 +80,7 @@ def render_clip(
     hit refreshes the clip's mtime, so eviction drops the least recently used first.
     """
     _check(duration, width, height)
-    directory = cache_dir if cache_dir is not None else paths.cache_dir() / "sandbox-clips"
+    directory = cache_dir if cache_dir is not None else paths.clip_cache_dir()
     key = cache_key(prompt, duration, width, height, audio=audio)
     final = directory / f"{key}.mp4"
     if _hit(final):

@@ -1,262 +1,16 @@
-"""A small asyncio HTTP/1.1 server (on h11) for any ASGI app, and the sandbox run in a thread.
-
-Why not uvicorn: a fault-injecting server must be able to close a connection without a word
-(uvicorn answers 500 first) and to cut a body short. The app raises DropConnection for both.
-Keep-alive, request bodies (also chunked, and `Expect: 100-continue`), streaming responses and
-many connections at once are supported; HTTP/2, TLS and upgrades are not.
-"""
+"""The sandbox on a real socket, served from a daemon thread (see `httpserver` for the server)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
-from email.utils import formatdate
-from http import HTTPStatus
 from types import TracebackType
-from typing import Any
-from urllib.parse import unquote
 
-import h11
-
-from grokvid.api.config import is_loopback as is_loopback
-from grokvid.sandbox.asgi import ASGIApp, DropConnection, Message
 from grokvid.sandbox.config import SandboxConfig
-
-log = logging.getLogger("grokvid.sandbox")
-
-READ_BYTES = 64 * 1024
-KEEP_ALIVE_SECONDS = 75.0
-BODY_TIMEOUT_SECONDS = 30.0  # longest silence while reading a body or writing to a client
-MAX_HEADER_BYTES = 64 * 1024
-MAX_DRAIN_BYTES = 1024 * 1024  # request body left unread by the app that we still swallow
-
-
-class HTTPServer:
-    """Serve an ASGI app on (host, port) in the running event loop."""
-
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.app = app
-        self.host = host
-        self.port = port
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        """Bind and listen; OSError (e.g. address in use) if that is impossible."""
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def aclose(self) -> None:
-        """Stop listening and close every connection, idle or busy."""
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(_Connection(self.app, reader, writer).run())
-        self._connections.add(task)
-        task.add_done_callback(self._connections.discard)
-
-
-class _ClientGone(Exception):
-    """The client stopped sending its request body (closed, stalled or broke the framing)."""
-
-
-class _Connection:
-    def __init__(
-        self, app: ASGIApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self.app = app
-        self.reader = reader
-        self.writer = writer
-        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
-
-    async def run(self) -> None:
-        try:
-            while True:
-                try:
-                    async with asyncio.timeout(KEEP_ALIVE_SECONDS):
-                        event = await self._next_event()
-                except TimeoutError:
-                    return
-                if not isinstance(event, h11.Request):
-                    return  # the client closed, or sent something other than a request
-                if not await self._respond(event) or not await self._finish_cycle():
-                    return
-        except h11.RemoteProtocolError as exc:
-            await self._reject(exc)
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self.writer.close()
-            with contextlib.suppress(Exception):
-                await self.writer.wait_closed()
-
-    async def _next_event(self) -> Any:
-        while True:
-            event = self.conn.next_event()
-            if event is not h11.NEED_DATA:
-                return event
-            data = await self.reader.read(READ_BYTES)
-            self.conn.receive_data(data)
-
-    async def _write(self, event: Any) -> None:
-        data = self.conn.send(event)
-        if data:
-            self.writer.write(data)
-            # A reader that stopped reading must not pin the connection forever
-            # (TimeoutError is an OSError: the connection is closed). asyncio.timeout, not
-            # wait_for: on 3.11 wait_for can swallow a cancel, and stop() would hang.
-            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
-                await self.writer.drain()
-
-    async def _reject(self, exc: h11.RemoteProtocolError) -> None:
-        if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-            return
-        body = f"Bad request: {exc}\n".encode()
-        with contextlib.suppress(Exception):
-            await self._write(
-                h11.Response(
-                    status_code=exc.error_status_hint,
-                    headers=[
-                        ("content-type", "text/plain"),
-                        ("content-length", str(len(body))),
-                        ("connection", "close"),
-                    ],
-                )
-            )
-            await self._write(h11.Data(data=body))
-            await self._write(h11.EndOfMessage())
-
-    async def _finish_cycle(self) -> bool:
-        """Read what is left of the request body, then get ready for the next request."""
-        if self.conn.our_state is not h11.DONE:
-            return False
-        drained = 0
-        while self.conn.their_state is h11.SEND_BODY:
-            event = await self._next_event()
-            if isinstance(event, h11.Data):
-                drained += len(event.data)
-            if drained > MAX_DRAIN_BYTES or not isinstance(event, h11.Data | h11.EndOfMessage):
-                return False
-        if self.conn.their_state is not h11.DONE:
-            return False
-        self.conn.start_next_cycle()
-        return True
-
-    async def _respond(self, request: h11.Request) -> bool:
-        """Run the app for one request; False when the connection must close afterwards."""
-        target = request.target.decode("latin-1")
-        path, _, query = target.partition("?")
-        method = request.method.decode("ascii").upper()
-        sockname = self.writer.get_extra_info("sockname") or ("127.0.0.1", 0)
-        peername = self.writer.get_extra_info("peername") or ("127.0.0.1", 0)
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": request.http_version.decode("ascii"),
-            "method": method,
-            "scheme": "http",
-            "path": unquote(path),
-            "raw_path": path.encode("latin-1"),
-            "query_string": query.encode("latin-1"),
-            "root_path": "",
-            "headers": [(name.lower(), value) for name, value in request.headers],
-            "client": tuple(peername[:2]),
-            "server": tuple(sockname[:2]),
-        }
-        body_done = False
-        started = finished = False
-        response_done = asyncio.Event()
-
-        async def receive() -> Message:
-            nonlocal body_done
-            if body_done:
-                await response_done.wait()
-                return {"type": "http.disconnect"}
-            if self.conn.they_are_waiting_for_100_continue:
-                await self._write(h11.InformationalResponse(status_code=100, headers=[]))
-            try:
-                async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
-                    event = await self._next_event()
-            except (h11.RemoteProtocolError, TimeoutError) as exc:
-                # The client stalled, hung up mid-body or sent broken framing: not an app crash.
-                raise _ClientGone(str(exc)) from exc
-            if isinstance(event, h11.Data):
-                return {"type": "http.request", "body": bytes(event.data), "more_body": True}
-            body_done = True
-            if isinstance(event, h11.EndOfMessage):
-                return {"type": "http.request", "body": b"", "more_body": False}
-            return {"type": "http.disconnect"}
-
-        async def send(message: Message) -> None:
-            nonlocal started, finished
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {bytes(name).lower() for name, _ in headers}
-                if b"date" not in names:
-                    headers.append((b"date", formatdate(usegmt=True).encode()))
-                if b"server" not in names:
-                    headers.append((b"server", b"grokvid-sandbox"))
-                status = message["status"]
-                await self._write(
-                    h11.Response(status_code=status, headers=headers, reason=_reason(status))
-                )
-                started = True
-            elif message["type"] == "http.response.body":
-                body = message.get("body", b"")
-                if body and method != "HEAD":
-                    await self._write(h11.Data(data=body))
-                if not message.get("more_body", False):
-                    await self._write(h11.EndOfMessage())
-                    finished = True
-                    response_done.set()
-
-        try:
-            await self.app(scope, receive, send)
-        except DropConnection:
-            # Before the response started: not a byte. Mid-body: the client sees it cut short.
-            return False
-        except _ClientGone as exc:
-            if not started and isinstance(exc.__cause__, h11.RemoteProtocolError):
-                await self._reject(exc.__cause__)  # broken framing: 400 (harmless if gone)
-            return False
-        except (ConnectionError, OSError):
-            return False
-        except Exception:
-            log.exception("the sandbox app failed on %s %s", method, path)
-            if started:
-                return False
-        finally:
-            response_done.set()
-        if not started:
-            await self._internal_error()
-            return True
-        return finished
-
-    async def _internal_error(self) -> None:
-        body = b'{"code":"internal","error":"The sandbox failed to answer; see its log."}'
-        await self._write(
-            h11.Response(
-                status_code=500,
-                headers=[("content-type", "application/json"), ("content-length", str(len(body)))],
-            )
-        )
-        await self._write(h11.Data(data=body))
-        await self._write(h11.EndOfMessage())
-
-
-def _reason(status: int) -> bytes:
-    try:
-        return HTTPStatus(status).phrase.encode()
-    except ValueError:
-        return b""
+from grokvid.sandbox.httpserver import HTTPServer as HTTPServer
+from grokvid.sandbox.net import is_loopback as is_loopback
+from grokvid.sandbox.net import loopback_addresses
 
 
 class SandboxServer:
@@ -276,15 +30,20 @@ class SandboxServer:
     ) -> None:
         from grokvid.sandbox.app import create_app
 
-        if not allow_remote and not is_loopback(host):
-            raise ValueError(
-                f"refusing to serve the sandbox on {host}: it accepts any key; "
-                "use a loopback address or allow_remote=True"
-            )
+        if not allow_remote:
+            try:
+                loopback_addresses(host)
+            except ValueError as exc:
+                raise ValueError(
+                    f"refusing to serve the sandbox on {host} ({exc}): it accepts any key; "
+                    "use a loopback address or allow_remote=True"
+                ) from None
         self.config = config or SandboxConfig()
         self.app = create_app(self.config)
         self.host = host
-        self._http = HTTPServer(self.app, host, port)
+        self._http = HTTPServer(
+            self.app, host, port, body_deadline=self.config.body_deadline_seconds
+        )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None

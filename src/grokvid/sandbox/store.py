@@ -19,6 +19,17 @@ from grokvid.sandbox.faults import Faults
 State = Literal["pending", "done", "failed", "expired"]
 
 
+@dataclass(frozen=True)
+class RenderSpec:
+    """What a clip shows, in provider-neutral terms: each front maps its own fields onto it."""
+
+    prompt: str  # the words on the caption, fault words already taken out
+    duration: int
+    resolution: str  # "480p", "720p", "1080p"
+    aspect_ratio: str  # "16:9" ...
+    audio: bool
+
+
 @dataclass
 class Job:
     """One generation. Mutable: change it only through JobStore, under its lock."""
@@ -40,7 +51,8 @@ class Job:
     @property
     def renders(self) -> bool:
         """Whether this job needs a real clip (moderated, failed, expiring ones never get one)."""
-        return not (self.faults.moderate or self.faults.fail or self.faults.expire_job)
+        f = self.faults
+        return not (f.moderate or f.moderate_400 or f.fail or f.expire_job or f.forget_job)
 
     @property
     def done_at(self) -> float | None:
@@ -139,15 +151,21 @@ class JobStore:
                 job.clip, job.render_error = clip, error
                 job.render_finished_at = time.time()
 
-    def poll(self, request_id: str, *, expire_job: bool, expire_url: bool) -> PollView | None:
+    def poll(
+        self, request_id: str, *, expire_job: bool, expire_url: bool, forget: bool = False
+    ) -> PollView | None:
+        """What a poll sees now; None when the job is unknown or has just been forgotten."""
         now = time.time()
         with self._lock:
             job = self._live(request_id, now)
             if job is None:
                 return None
-            job.poll_count += 1
             job.expired = job.expired or expire_job
             state = job.state(now, self._ttl)
+            if forget or (job.faults.forget_job and state != "pending"):
+                del self._jobs[request_id]
+                return None
+            job.poll_count += 1
             url_expired = expire_url
             if state == "done" and job.renders:
                 sticky = job.faults.expire_url
@@ -175,6 +193,15 @@ class JobStore:
                 job.truncated_downloads += 1
                 truncate = True
             return DownloadView(self._info(job, now), not job.renders, truncate, job.faults.slow)
+
+    def forget(self, request_id: str | None = None) -> int:
+        """Drop one job (or, with None, every job), as a restarted service would; how many."""
+        with self._lock:
+            if request_id is None:
+                count = len(self._jobs)
+                self._jobs.clear()
+                return count
+            return 1 if self._jobs.pop(request_id, None) is not None else 0
 
     def snapshot(self) -> list[JobInfo]:
         now = time.time()

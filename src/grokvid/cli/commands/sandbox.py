@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,13 +16,15 @@ if TYPE_CHECKING:
     from grokvid.sandbox import SandboxApp, SandboxConfig
 
 INSTALL_HINT = "the sandbox needs its extra: pip install 'grokvid[sandbox]'"
+# Longest field names first: "rate_limit" is a prefix of two others.
 _FLAGS = {
     "render_seconds": "--render-seconds",
     "job_ttl_seconds": "--job-ttl",
     "url_ttl_seconds": "--url-ttl",
     "max_jobs": "--max-jobs",
-    "rate_limit_probability": "--rate-limit",
+    "rate_limit_probability": "--rate-limit-chance",
     "rate_limit_retry_after": "--retry-after",
+    "rate_limit": "--rate-limit",
     "error_probability": "--error-rate",
     "drop_probability": "--drop-rate",
     "download_bytes_per_second": "--slow-download",
@@ -62,7 +66,16 @@ def serve(
         int | None, typer.Option(metavar="N", help="Seed the dice: same requests, same faults.")
     ] = None,
     rate_limit: Annotated[
-        float, typer.Option(metavar="P", help="Probability (0-1) that an API request gets a 429.")
+        str | None,
+        typer.Option(
+            metavar="R",
+            help="Allow R submits per second (token bucket); beyond it a 429 with Retry-After. "
+            "Default: GROKVID_SANDBOX_RATE_LIMIT, else no limit.",
+        ),
+    ] = None,
+    rate_limit_chance: Annotated[
+        float,
+        typer.Option(metavar="P", help="Probability (0-1) that an API request gets a 429."),
     ] = 0.0,
     retry_after: Annotated[
         float | None,
@@ -107,28 +120,35 @@ def serve(
 ) -> None:
     """Run the sandbox until Ctrl-C, logging one line per request on stderr.
 
-    Example: grokvid sandbox serve --render-seconds 2-5 --rate-limit 0.1 --retry-after 1
+    Example: grokvid sandbox serve --render-seconds 2-5 --rate-limit 1 --error-rate 0.1
 
     Per request, a client adds faults with the X-Sandbox-Fault header or [sandbox:...] words in
-    the prompt, e.g. [sandbox:moderate]. See the README's "Sandbox" section.
+    the prompt, e.g. [sandbox:moderate]. docs/sandbox.md lists every fault and limit.
     """
     from grokvid.api.errors import ConfigError
 
     try:
         from grokvid.sandbox import (
+            RATE_LIMIT_ENV,
             SandboxConfig,
             create_app,
-            is_loopback,
+            parse_rate_limit,
             parse_render_seconds,
         )
+        from grokvid.sandbox.net import loopback_addresses
 
-        if not is_loopback(host) and not allow_remote:
-            raise ConfigError(
-                f"refusing to serve on {host}: the sandbox accepts any key, so it listens on "
-                "loopback only; add --allow-remote to serve other machines anyway."
-            )
+        if not allow_remote:
+            try:
+                loopback_addresses(host)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"refusing to serve on {host}: {_plain(exc)}; the sandbox accepts any key, "
+                    "so it listens on loopback only: add --allow-remote to serve other "
+                    "machines anyway."
+                ) from None
         if not 0 <= port <= 65535:
             raise ConfigError(f"--port {port} is not a port: use 0-65535 (0 picks a free one).")
+        submits_per_second = _rate_limit(rate_limit, RATE_LIMIT_ENV, parse_rate_limit)
         try:
             config = SandboxConfig(
                 render_seconds=parse_render_seconds(render_seconds),
@@ -137,7 +157,8 @@ def serve(
                 url_ttl_seconds=url_ttl,
                 max_jobs=max_jobs,
                 clip_cache_dir=clip_cache,
-                rate_limit_probability=rate_limit,
+                rate_limit=submits_per_second,
+                rate_limit_probability=rate_limit_chance,
                 rate_limit_retry_after=retry_after,
                 error_probability=error_rate,
                 drop_probability=drop_rate,
@@ -173,7 +194,7 @@ async def _run(sandbox: SandboxApp, host: str, port: int) -> None:
     from grokvid.api.errors import ConfigError
     from grokvid.sandbox import HTTPServer
 
-    server = HTTPServer(sandbox, host, port)
+    server = HTTPServer(sandbox, host, port, body_deadline=sandbox.config.body_deadline_seconds)
     try:
         await server.start()
     except OSError as exc:
@@ -196,8 +217,34 @@ async def _run(sandbox: SandboxApp, host: str, port: int) -> None:
         await server.aclose()
 
 
+def _plain(exc: ValueError) -> str:
+    """`cannot resolve 'x': [Errno -2] Name or service not known` -> without the errno."""
+    return str(exc).replace("[Errno -2] ", "").replace("[Errno -3] ", "")
+
+
+def _rate_limit(flag: str | None, env_name: str, parse: Callable[[str], float]) -> float | None:
+    """--rate-limit, else the environment variable, else no limit; one-line errors for both."""
+    from grokvid.api.errors import ConfigError
+
+    raw, source = (flag, "--rate-limit") if flag is not None else (None, env_name)
+    if raw is None:
+        raw = os.environ.get(env_name, "").strip() or None
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except ValueError:
+        fix = "give submits per second above 0, such as 2 or 0.5"
+        if source == env_name:
+            fix += f", or unset {env_name}"
+        shown = f"{source}={raw!r}" if source == env_name else f"{source} {raw!r}"
+        raise ConfigError(f"{shown} is not a rate limit: {fix}.") from None
+
+
 def _fault_summary(config: SandboxConfig) -> str:
     parts = []
+    if config.rate_limit:
+        parts.append(f"at most {config.rate_limit:g} submits/s, then 429 with Retry-After")
     if config.rate_limit_probability:
         wait = config.rate_limit_retry_after
         after = f", Retry-After {wait:g}s" if wait is not None else ""
