@@ -55,3 +55,15 @@ def test_a_job_stuck_at_99_percent_is_not_hammered() -> None:
         t += schedule.next_delay(t, progress)
         polls += 1
     assert polls <= 30
+
+
+def test_past_its_estimate_a_job_is_polled_at_most_once_a_second() -> None:
+    schedule = PollSchedule()
+    t, sightings = schedule.first, []
+    while t < 60:  # estimated 20 s, stuck at 99 % until 60 s
+        progress = min(99, int(99 * t / 20))
+        sightings.append(t)
+        t += schedule.next_delay(t, progress)
+    late = [when for when in sightings if when > 22]  # estimate ~20.2 s, then a 1 s grace
+    gaps = [b - a for a, b in zip(late, late[1:], strict=False)]
+    assert gaps and min(gaps) >= 1.0

@@ -24,7 +24,7 @@ _EXPORTS = {
     "TextToVideo": "grokvid.api.specs",
     "ImageToVideo": "grokvid.api.specs",
     "MediaInput": "grokvid.api.specs",
-    "JobEvent": "grokvid.api.jobs",
+    "JobEvent": "grokvid.api.events",
     "GrokvidError": "grokvid.api.errors",
     "ConfigError": "grokvid.api.errors",
     "ValidationError": "grokvid.api.errors",
@@ -85,7 +85,7 @@ if TYPE_CHECKING:
         ValidationError,
         WaitTimeout,
     )
-    from grokvid.api.jobs import JobEvent
+    from grokvid.api.events import JobEvent
     from grokvid.api.specs import ImageToVideo, MediaInput, TextToVideo
     from grokvid.api.states import JobState
 

@@ -23,7 +23,8 @@ from pydantic import BaseModel, SecretStr
 
 from grokvid.api import errors, jobs
 from grokvid.api.config import Settings, check_base_url, load_settings
-from grokvid.api.jobs import ClipResult, JobEvent
+from grokvid.api.events import JobEvent
+from grokvid.api.jobs import ClipResult
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.models import ticks_to_usd
 from grokvid.api.runner import ClipPlan, Endpoint, Runner, RunOptions

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,31 +17,11 @@ from pathlib import Path
 
 from grokvid.api import errors, metadata
 from grokvid.api.download import DownloadResult, SaveFailed
+from grokvid.api.events import EventSink, JobEvent, noop
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.media import probe
 from grokvid.api.providers.base import Progress
 from grokvid.api.states import JobState
-
-
-@dataclass(frozen=True)
-class JobEvent:
-    """Something the user may want to see; the CLI renders it, the library never prints."""
-
-    local_id: str
-    kind: str  # created|submitted|progress|done|downloading|saved|failed|warning
-    state: str
-    progress: int | None = None
-    elapsed: float = 0.0
-    bytes_done: int | None = None
-    bytes_total: int | None = None
-    message: str | None = None
-
-
-EventSink = Callable[[JobEvent], None]
-
-
-def _noop(event: JobEvent) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -133,7 +113,7 @@ def raise_if_failed(job: JobRecord) -> None:
 
 
 async def finish(
-    ledger: Ledger, job: JobRecord, result: DownloadResult, *, emit: EventSink = _noop
+    ledger: Ledger, job: JobRecord, result: DownloadResult, *, emit: EventSink = noop
 ) -> ClipResult:
     """Measure the saved clip, write its sidecar, then mark the job downloaded.
 

@@ -72,10 +72,14 @@ class ClipMetadata(BaseModel):
     completed_at: datetime | None
     downloaded_at: datetime | None
     render_seconds: float | None
+    # True when no process watched the render finish (a job picked up later): the figure is
+    # submit-to-first-sighting, an upper bound.
+    render_seconds_approximate: bool = False
     file: FileInfo
     video: VideoInfo
     source: SourceInfo
     cost: CostInfo
+    previews: dict[str, Any] | None = None  # poster, sheet, animation: file names, bytes, sizes
 
 
 def build(
@@ -96,9 +100,11 @@ def build(
             has_audio=bool(job.params.get("generate_audio", True)),
             measured_by="service",
         )
-    render_seconds = None
-    if job.submitted_at and job.completed_at:
+    render_seconds = job.service_render_seconds
+    approximate = False
+    if render_seconds is None and job.submitted_at and job.completed_at:
         render_seconds = round((job.completed_at - job.submitted_at).total_seconds(), 2)
+        approximate = True
     fetched = job.video_url_fetched_at
     return ClipMetadata(
         provider=job.provider,
@@ -111,6 +117,7 @@ def build(
         completed_at=job.completed_at,
         downloaded_at=downloaded_at,
         render_seconds=render_seconds,
+        render_seconds_approximate=approximate,
         file=FileInfo(name=result.path.name, bytes=result.bytes, sha256=result.sha256),
         video=video,
         source=SourceInfo(

@@ -4,7 +4,8 @@ The service reports `progress` (0-99). From the progress seen so far we estimate
 will be done and poll at half the time remaining, so the gaps shrink towards the finish and
 detection lags it by a fraction of a second without polling a 20 s render more than a handful of
 times. Without progress we back off from `first` towards `maximum`; once past the estimate we
-poll in steps that grow with the overrun, so a job stuck at 99 % is not hammered.
+poll at most once a second, in steps that grow with the overrun, so a job stuck at 99 % is not
+hammered.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ class PollSchedule:
     first: float = 0.5
     minimum: float = 0.2
     maximum: float = 5.0
+    grace: float = 1.0  # seconds past the estimate still polled closely
+    overdue: float = 1.0  # the shortest gap after that
     _samples: list[tuple[float, int]] = field(default_factory=list)
 
     def next_delay(self, elapsed: float, progress: int | None) -> float:
@@ -31,8 +34,15 @@ class PollSchedule:
             delay = self.first + 0.25 * elapsed
         else:
             remaining = estimate - elapsed
-            # Before the estimate: half the time left. Past it: back off with the overrun.
-            delay = remaining / 2 if remaining > self.minimum else self.minimum - 0.5 * remaining
+            # Before the estimate: half the time left. Just due: look closely (progress is
+            # whole percent, so the estimate runs a little early). Well past it, the job is late
+            # and the rate tells nothing more: at most one poll a second, backing off.
+            if remaining > self.minimum:
+                delay = remaining / 2
+            elif remaining > -self.grace:
+                delay = self.minimum - 0.5 * remaining
+            else:
+                delay = max(self.overdue, -0.5 * remaining)
         return max(self.minimum, min(self.maximum, delay))
 
     def _estimate_total(self) -> float | None:

@@ -20,7 +20,8 @@ from pydantic import SecretStr
 
 from grokvid.api import errors, jobs, metadata, retry
 from grokvid.api.download import DownloadResult, download_clip, sha256_of
-from grokvid.api.jobs import ClipResult, EventSink, JobEvent, now
+from grokvid.api.events import EventSink, JobEvent
+from grokvid.api.jobs import ClipResult, now
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.poll import PollSchedule
 from grokvid.api.providers import registry
@@ -465,7 +466,9 @@ class Runner:
                 )
             last_state = job.state
             if job.state == JobState.DONE:
-                return job
+                # Watched to the end: the render time is known to within one poll interval.
+                seconds = round(elapsed + since_submit, 2)
+                return self.ledger.update(job.local_id, service_render_seconds=seconds)
             jobs.raise_if_failed(job)
             delay = schedule.next_delay(elapsed + since_submit, job.progress)
 

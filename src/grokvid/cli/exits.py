@@ -200,5 +200,13 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def print_traceback(exc: BaseException) -> None:
+    """With --debug (or GROKVID_DEBUG=1): the traceback of a failure, per job too."""
+    if debug_enabled():
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+
+
 def _print_error(exc: BaseException, prefix: str = "error") -> None:
     sys.stderr.write(f"grokvid: {prefix}: {describe(exc)}\n")

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grokvid.api.jobs import JobEvent
-from grokvid.api.ledger import JobRecord, Ledger
-from grokvid.api.models import ticks_to_usd
+from grokvid.api.events import JobEvent
+
+if TYPE_CHECKING:
+    from grokvid.api.ledger import JobRecord, Ledger
 
 
 class StderrHandler(logging.Handler):
@@ -60,6 +61,7 @@ class Reporter:
         self._last: dict[str, str] = {}
         self._labels: dict[str, str] = {}
         self._download_totals: dict[str, int] = {}
+        self._started: dict[str, float] = {}
 
     def __enter__(self) -> Reporter:
         if self.live:
@@ -97,6 +99,9 @@ class Reporter:
             self._progress.stop()
 
     def add(self, local_id: str, label: str) -> None:
+        import time
+
+        self._started.setdefault(local_id, time.monotonic())
         if self._progress is not None:
             self._tasks[local_id] = self._progress.add_task(f"{label} submitting", total=100)
         self._labels[local_id] = label
@@ -129,6 +134,13 @@ class Reporter:
         else:
             self._plain(event)
 
+    def _took(self, local_id: str) -> str:
+        """ " in 24 s": the whole job, which the download's own bar no longer shows."""
+        import time
+
+        start = self._started.get(local_id)
+        return "" if start is None else f" in {time.monotonic() - start:.0f} s"
+
     def _label(self, local_id: str) -> str:
         return self._labels.get(local_id, local_id)
 
@@ -155,7 +167,8 @@ class Reporter:
             }
         elif event.kind == "saved":
             total = self._download_totals.get(event.local_id, 100)
-            update = {"description": f"[green]✓[/] {label} saved", "completed": total}
+            took = self._took(event.local_id)
+            update = {"description": f"[green]✓[/] {label} saved{took}", "completed": total}
         elif event.kind in ("failed", "moderated", "expired"):
             update = {"description": f"[red]✗[/] {label} {event.kind}"}
         elif event.kind == "warning" and event.message:
@@ -179,7 +192,9 @@ class Reporter:
                 return
             line = f"{label} downloading"
         elif event.kind == "saved":
-            line = f"{label} saved {event.message}"
+            line = f"{label} saved {event.message}{self._took(event.local_id)}"
+        elif event.kind == "previews":
+            line = f"{label} previews made ({event.message})"
         elif event.kind in ("failed", "moderated", "expired"):
             line = f"{label} {event.kind}"
         elif event.kind == "warning":
@@ -193,63 +208,39 @@ class Reporter:
 
 
 def job_view(job: JobRecord, metadata_path: str | None = None) -> dict[str, Any]:
-    """The JSON shape of one job (`--json` of generate, status and download)."""
-    downloaded = job.state == "downloaded" and job.output_path is not None
-    if metadata_path is None and downloaded and job.output_path:
-        metadata_path = str(Path(job.output_path).with_suffix(".json"))
-    error = None
-    if job.error_code or job.error_message:
-        error = {"code": job.error_code, "message": job.error_message}
-    return {
-        "id": job.local_id,
-        "request_id": job.request_id,
-        "provider": job.provider,
-        "state": job.state,
-        "progress": job.progress,
-        "model": job.model,
-        "prompt": job.prompt,
-        "params": {k: v for k, v in job.params.items() if k != "prompt"},
-        "error": error,
-        "path": job.output_path if downloaded else None,
-        "planned_path": job.output_path,
-        "metadata_path": metadata_path,
-        "bytes": job.bytes,
-        "sha256": job.sha256,
-        "created_at": _iso(job.created_at),
-        "submitted_at": _iso(job.submitted_at),
-        "completed_at": _iso(job.completed_at),
-        "downloaded_at": _iso(job.downloaded_at),
-        "estimated_cost_usd": job.estimated_cost_usd,
-        "cost_usd": ticks_to_usd(job.cost_usd_ticks),
-    }
+    """The JSON object of one job, as a dict (status tables and tests read it)."""
+    from grokvid.api.results import job_view as view
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    data: dict[str, Any] = json.loads(view(job, metadata_path).json_line())
+    return data
 
 
 def report_outcomes(ledger: Ledger, outcomes: list[tuple[str, object]], json_out: bool) -> int:
     """Print each job's outcome: clip paths (or ids, for --no-wait) or JSON lines on stdout,
     one `grokvid: error:` line on stderr per failure. Returns the first failure's exit code."""
     from grokvid.api.jobs import ClipResult
-    from grokvid.cli.exits import describe, exit_code_for
+    from grokvid.api.ledger import JobRecord
+    from grokvid.api.results import job_view as view
+    from grokvid.cli.exits import describe, exit_code_for, print_traceback
 
     code = 0
     for local_id, outcome in outcomes:
         if isinstance(outcome, BaseException):
             code = code or exit_code_for(outcome)
+            print_traceback(outcome)
             note(f"error: {describe(outcome)}")
             job = ledger.get(local_id)
             if json_out and job is not None:
-                print_json_lines([job_view(job)])
+                out(view(job).json_line())
         elif isinstance(outcome, ClipResult):
             if json_out:
-                print_json_lines([job_view(outcome.job, str(outcome.metadata_path))])
+                meta = str(outcome.metadata_path)
+                out(view(outcome.job, meta, reused=outcome.reused).json_line())
             else:
                 out(str(outcome.path))
         elif isinstance(outcome, JobRecord):  # --no-wait: a submitted job
             if json_out:
-                print_json_lines([job_view(outcome)])
+                out(view(outcome).json_line())
             else:
                 out(outcome.local_id)
     return code
