@@ -30,7 +30,7 @@ _grokvid_options() {
         "config path") _grokvid_reply="--data --debug --help -h" ;;
         "config set") _grokvid_reply="--debug --help -h" ;;
         "config unset") _grokvid_reply="--debug --help -h" ;;
-        "download") _grokvid_reply="--base-url --debug --force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
+        "download") _grokvid_reply="--base-url --ci --debug --force --help --json --no-preview --output-dir --preview --quiet --timeout --wait -h -q" ;;
         "gallery") _grokvid_reply="--batch --debug --help --output --quiet --since --title -h -o -q" ;;
         "generate") _grokvid_reply="--aspect-ratio --base-url --ci --debug --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-preview --no-wait --output --output-dir --preview --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
         "preview") _grokvid_reply="--debug --force --help --json --quiet -h -q" ;;
@@ -45,6 +45,7 @@ _grokvid_option() {
     _grokvid_kind=flag _grokvid_reply=""
     case "$1|$2" in
         "download|--base-url") _grokvid_kind=any ;;
+        "download|--ci") _grokvid_kind=any ;;
         "download|--output-dir") _grokvid_kind=dir ;;
         "download|--timeout") _grokvid_kind=any ;;
         "gallery|--batch") _grokvid_kind=any ;;

@@ -8,7 +8,7 @@
 # if $argv[2] is given, that many arguments follow it there ("1" exactly, "0+" at least).
 function __grokvid_at
     set -l subcommands 'completions' 'completions install' 'completions show' 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'gallery' 'generate' 'preview' 'sandbox' 'sandbox serve' 'status'
-    set -l takes_value 'download|--base-url' 'download|--output-dir' 'download|--timeout' 'gallery|--batch' 'gallery|--output' 'gallery|-o' 'gallery|--since' 'gallery|--title' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--ci' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--rate-limit-chance' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
+    set -l takes_value 'download|--base-url' 'download|--ci' 'download|--output-dir' 'download|--timeout' 'gallery|--batch' 'gallery|--output' 'gallery|-o' 'gallery|--since' 'gallery|--title' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--ci' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--rate-limit-chance' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l path ''
@@ -140,10 +140,12 @@ complete -c grokvid -n '__grokvid_at "config unset" 0' -a daily_max_cost -d 'Ref
 
 # grokvid download
 complete -c grokvid -n '__grokvid_at "download"' -l base-url -x -d 'API base URL [env GROKVID_BASE_URL; default api.x.ai].'
+complete -c grokvid -n '__grokvid_at "download"' -l ci -x -d 'Write GitHub\'s job summary, outputs and annotations [default: github when GITHUB_ACTIONS=true].'
 complete -c grokvid -n '__grokvid_at "download"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at "download"' -l force -d 'Download again and overwrite existing files.'
 complete -c grokvid -n '__grokvid_at "download"' -l help -s h -d 'Show this message and exit.'
 complete -c grokvid -n '__grokvid_at "download"' -l json -d 'One JSON object per clip on stdout.'
+complete -c grokvid -n '__grokvid_at "download"' -l no-preview -l preview -d 'Make a poster, contact sheet and WebP preview beside each clip [default: config key preview].'
 complete -c grokvid -n '__grokvid_at "download"' -l output-dir -x -a '(__fish_complete_directories)' -d 'Save here instead of where the job planned.'
 complete -c grokvid -n '__grokvid_at "download"' -l quiet -s q -d 'No progress, only errors.'
 complete -c grokvid -n '__grokvid_at "download"' -l timeout -x -d 'Seconds to wait with --wait.'

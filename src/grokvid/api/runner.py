@@ -548,7 +548,10 @@ class Runner:
             return None
         sidecar = metadata.sidecar_path(dest)
         if sidecar.exists():
-            return ClipResult(job=job, path=dest, metadata_path=sidecar, reused=True)
+            kept = ClipResult(job=job, path=dest, metadata_path=sidecar, reused=True)
+            if self.previews:
+                await self._make_previews(kept)
+            return kept
         result = DownloadResult(
             path=dest, bytes=dest.stat().st_size, sha256=digest, content_type=None, resumed_from=0
         )

@@ -36,6 +36,23 @@ def download(
         str | None,
         typer.Option("--base-url", help="API base URL [env GROKVID_BASE_URL; default api.x.ai]."),
     ] = None,
+    preview: Annotated[
+        bool | None,
+        typer.Option(
+            "--preview/--no-preview",
+            help="Make a poster, contact sheet and WebP preview beside each clip "
+            "[default: config key preview].",
+        ),
+    ] = None,
+    ci: Annotated[
+        str | None,
+        typer.Option(
+            "--ci",
+            metavar="github|none",
+            help="Write GitHub's job summary, outputs and annotations [default: github "
+            "when GITHUB_ACTIONS=true].",
+        ),
+    ] = None,
 ) -> None:
     """Download finished clips by job id; print each file's path.
 
@@ -46,8 +63,17 @@ def download(
     """
     from grokvid.api.ledger import Ledger
     from grokvid.api.runner import Runner, RunOptions
+    from grokvid.cli import ci as ci_mode
     from grokvid.cli import render, session
     from grokvid.cli.signals import run_interruptible
+
+    ci_mode.check_mode(ci)
+    if not 0 < timeout < float("inf"):
+        from grokvid.api import errors
+
+        raise errors.ValidationError(
+            f"{timeout} is not a number of seconds: use e.g. 600.", "timeout"
+        )
 
     if output_dir is not None:
         from grokvid.cli.commands.generate import probe_writable
@@ -67,7 +93,18 @@ def download(
     with render.Reporter(quiet=quiet) as reporter:
         for job in jobs:
             reporter.add(job.local_id, job.local_id)
-        runner = Runner(ledger, endpoint, events=reporter, on_retry=reporter.retry_note)
+        with_previews = cfg.preview if preview is None else preview
+        if with_previews:
+            from grokvid.api.previews import require
+
+            require()
+        runner = Runner(
+            ledger,
+            endpoint,
+            events=reporter,
+            on_retry=reporter.retry_note,
+            previews=with_previews,
+        )
 
         async def run() -> list[object]:
             async with runner:
@@ -76,5 +113,6 @@ def download(
         outcomes = run_interruptible(run(), lambda: runner.interrupted([j.local_id for j in jobs]))
     ids = [job.local_id for job in jobs]
     code = render.report_outcomes(ledger, list(zip(ids, outcomes, strict=True)), json_out)
+    ci_mode.report(ci, ledger, ids, title="grokvid download")
     if code:
         raise typer.Exit(code)
