@@ -20,7 +20,7 @@ from grokvid.api.media import MediaInfo
 from grokvid.api.models import FPS, frame_size, ticks_to_usd
 
 SCHEMA = "grokvid.clip/1"
-URL_LIFETIME = timedelta(hours=24)  # API.md: result URLs live about a day
+URL_LIFETIME = timedelta(hours=24)  # docs/xai-api.md: result URLs live about a day
 
 
 class ToolInfo(BaseModel):
