@@ -224,3 +224,24 @@ def test_debug_does_not_leak_into_the_next_in_process_run() -> None:
     assert result.stderr.count("\n") == 1
     assert logging.getLogger("grokvid").handlers == []
     assert os.environ.get("GROKVID_DEBUG") is None
+
+
+def test_the_renderer_is_the_only_writer_to_stdout_and_stderr() -> None:
+    """Commands hand their results to cli/render.py; none writes to the streams itself."""
+    import re
+
+    cli = Path(__file__).parent.parent / "src" / "grokvid" / "cli"
+    writes = re.compile(r"sys\.(stdout|stderr)\.write|typer\.echo|\bprint\(|Console\(")
+    allowed = {
+        "render.py",  # the renderer
+        "main.py",  # `--version` answers before anything else is imported
+        "completions.py",  # the generator run at build time (`python -m grokvid.cli.completions`)
+    }
+    offenders = [
+        f"{path.relative_to(cli)}:{n}"
+        for path in sorted(cli.rglob("*.py"))
+        if path.name not in allowed
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if writes.search(line) and "logging" not in line and "self.format(record)" not in line
+    ]
+    assert offenders == []

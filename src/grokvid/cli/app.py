@@ -337,7 +337,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"grokvid {__version__}")
+        from grokvid.cli.render import out
+
+        out(f"grokvid {__version__}")
         raise typer.Exit()
 
 

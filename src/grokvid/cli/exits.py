@@ -187,7 +187,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             _print_error(exc, prefix="interrupted")
             raise typer.Exit(ExitCode.INTERRUPTED) from exc
         except KeyboardInterrupt as exc:
-            sys.stderr.write("grokvid: interrupted\n")
+            from grokvid.cli.render import note
+
+            note("interrupted")
             raise typer.Exit(ExitCode.INTERRUPTED) from exc
         except Exception as exc:
             if debug_enabled():
@@ -209,4 +211,6 @@ def print_traceback(exc: BaseException) -> None:
 
 
 def _print_error(exc: BaseException, prefix: str = "error") -> None:
-    sys.stderr.write(f"grokvid: {prefix}: {describe(exc)}\n")
+    from grokvid.cli.render import note
+
+    note(f"{prefix}: {describe(exc)}")

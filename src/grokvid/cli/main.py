@@ -42,17 +42,19 @@ def _usage_error(exc: Exception) -> int:
     typer re-raises click's exceptions here; we read them by their documented attributes
     rather than importing click (see STYLE.md).
     """
+    from grokvid.cli.render import err
+
     name = type(exc).__name__
     if name == "NoArgsIsHelpError":
-        sys.stderr.write(exc.format_message() + "\n")  # type: ignore[attr-defined]
+        err(exc.format_message())  # type: ignore[attr-defined]
         return 2
     if name == "Abort":  # Ctrl-C (or end of input) at a prompt
-        sys.stderr.write("grokvid: interrupted\n")
+        err("grokvid: interrupted")
         return 130
     if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else "grokvid"
         message = " ".join(str(exc.format_message()).split())
-        sys.stderr.write(f"grokvid: error: {message} (see '{where} --help')\n")
+        err(f"grokvid: error: {message} (see '{where} --help')")
         return int(exc.exit_code)
     raise exc

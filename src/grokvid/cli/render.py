@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +47,33 @@ def note(message: str, *, quiet: bool = False, prefix: bool = True) -> None:
 
 def out(line: str) -> None:
     sys.stdout.write(line + "\n")
+
+
+def out_raw(text: str) -> None:
+    """Text for stdout exactly as given (a completion script, a JSON document)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def err(line: str) -> None:
+    """A line for stderr exactly as given (no `grokvid:` prefix: it carries its own)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def print_rows(headers: Sequence[str], rows: Iterable[Sequence[str]], caption: str) -> None:
+    """A plain Rich table on stdout, then a dim caption (`config list`)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in headers:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console = Console(file=sys.stdout, highlight=False, markup=False)
+    console.print(table)
+    console.print(caption, soft_wrap=True, style="dim")
     sys.stdout.flush()
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from grokvid.cli import render
 from grokvid.cli.exits import handle_errors
 
 SHELLS = ("bash", "zsh", "fish")
@@ -32,7 +32,7 @@ def show(
 
     Example: grokvid completions show bash > ~/.grokvid-completion.bash
     """
-    sys.stdout.write(script(_checked(shell, "the SHELL argument")))
+    render.out_raw(script(_checked(shell, "the SHELL argument")))
 
 
 @app.command("install")
@@ -119,4 +119,4 @@ def _from_environment() -> str:
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    render.err(message)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from grokvid.cli import render
 from grokvid.cli.exits import handle_errors
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def get(
         _err(f"{key}: {_source_text(spec, settings, str(file.path))}")
     if value is None:
         raise typer.Exit(1)
-    typer.echo(value)
+    render.out(value)
 
 
 @app.command("unset")
@@ -156,7 +157,7 @@ def list_(
             }
             for key, spec in KEYS.items()
         }
-        typer.echo(json.dumps(data, indent=2))
+        render.out(json.dumps(data, indent=2))
         return
     tty = _stdout_is_tty()
     rows = [
@@ -172,7 +173,7 @@ def list_(
         _print_table(rows, caption=f"config file: {file.path}")
     else:
         for key, value, source in rows:
-            typer.echo(f"{key} = {value}  ({source})")
+            render.out(f"{key} = {value}  ({source})")
 
 
 @app.command("path")
@@ -188,7 +189,7 @@ def path(
     """
     from grokvid.api import paths
 
-    typer.echo(str(paths.data_dir() if data else paths.config_file()))
+    render.out(str(paths.data_dir() if data else paths.config_file()))
 
 
 def _read_value(spec: KeySpec) -> str:
@@ -286,18 +287,8 @@ def _note_env_override(spec: KeySpec) -> None:
 
 
 def _print_table(rows: list[tuple[str, str, str]], caption: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("key", "value", "source"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    console = Console(highlight=False, markup=False)
-    console.print(table)
-    console.print(caption, soft_wrap=True, style="dim")
+    render.print_rows(("key", "value", "source"), rows, caption)
 
 
 def _err(message: str) -> None:
-    typer.echo(message, err=True)
+    render.err(message)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -277,5 +276,6 @@ def _log_requests(quiet: bool) -> None:
 
 
 def _say(message: str) -> None:
-    sys.stderr.write(f"grokvid sandbox: {message}\n")
-    sys.stderr.flush()
+    from grokvid.cli.render import err
+
+    err(f"grokvid sandbox: {message}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -51,7 +50,9 @@ def status(
     if not ids and not _ledger_has_jobs(states):
         # Answered from the file alone: an empty ledger costs no settings, pydantic or HTTP
         # (render imports the job machinery, so this one line is written here).
-        sys.stderr.write(f"grokvid: {_nothing_found(states)}\n")
+        from grokvid.cli.render import note
+
+        note(_nothing_found(states))
         return
     from grokvid.api.ledger import Ledger
     from grokvid.cli import render
