@@ -180,3 +180,33 @@ def test_the_engine_never_resends_an_unknown_outcome_for_any_provider(
     assert "mock.example" in str(outcome), "the check hint names the provider's own console"
     (job,) = ledger.list(limit=None)
     assert job.state == JobState.SUBMIT_UNKNOWN
+
+
+def test_an_operation_the_provider_lacks_is_refused_before_any_row_is_written(
+    tmp_path: Path,
+) -> None:
+    from grokvid.api.specs import EditVideo, MediaInput
+
+    service = FakeService("https://cdn.mock.example/clip.mp4")
+    registry.register(INFO, lambda connection: FakeClient(connection, service))
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    runner = Runner(ledger, Endpoint("mockvid", INFO.default_base_url, SecretStr("k")))
+    edit = EditVideo(
+        model="mock-1", prompt="make it snow", video=MediaInput(kind="video", url="https://x/v.mp4")
+    )
+    with pytest.raises(errors.ValidationError, match="cannot do edit-video"):
+        runner.create([ClipPlan(edit, tmp_path / "e.mp4")])
+    assert ledger.list(limit=None) == [] and service.posts == []
+
+
+def test_the_config_table_and_the_registry_agree_on_every_provider() -> None:
+    from grokvid.api.config import PROVIDER_KEYS
+
+    for name in registry.names():
+        if name not in PROVIDER_KEYS:
+            continue  # registered by a test, not shipped
+        info, keys = registry.get(name).info, PROVIDER_KEYS[name]
+        assert f"{keys.name}.api_key" == info.key_setting
+        assert keys.key_env == info.key_env
+        assert keys.default_base_url == info.default_base_url
+        assert keys.key_from == info.console

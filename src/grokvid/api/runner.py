@@ -129,9 +129,15 @@ class Runner:
 
     def create(self, plans: Sequence[ClipPlan]) -> list[JobRecord]:
         """Write every row (state `created`) before any money can be spent."""
+        info = registry.get(self.endpoint.provider).info
         created = []
         for plan in plans:
             spec = plan.spec
+            if spec.kind not in info.operations:
+                can = ", ".join(sorted(info.operations))
+                raise errors.ValidationError(
+                    f"{info.title} cannot do {spec.kind} through grokvid: it offers {can}.", "kind"
+                )
             job = self.ledger.create(
                 provider=self.endpoint.ledger_name,
                 base_url=self.endpoint.base_url,
