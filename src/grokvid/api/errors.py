@@ -23,9 +23,53 @@ httpx's exceptions become ours in exactly one place: `map_http_errors` below.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+# The library never names a CLI flag: a message refers to an option as `option("force")` and to
+# the way to pick a job up as `resume("gv-…")`, and whoever shows it says it in its own terms:
+# `--force` and `grokvid download gv-… --wait` on the command line (grokvid.cli.exits), or
+# `force=True` and `client.download('gv-…')` in Python (`str()` of the error).
+_TOKEN = re.compile("\u2039([a-z_]+)(?::([^\u203a]*))?\u203a")
+PYTHON_TERMS = {
+    "force": "force=True",
+    "output": "output=",
+    "output_dir": "output_dir=",
+    "wait": "wait=True",
+    "base_url": "base_url=",
+    "timeout": "timeout=",
+    "sandbox": "a sandbox",
+}
+
+
+def option(name: str) -> str:
+    """A reference to a user-facing option, put in the caller's own words when shown."""
+    return f"\u2039{name}\u203a"
+
+
+def resume(ident: str) -> str:
+    """How to pick a job up again, put in the caller's own words when shown."""
+    return f"\u2039resume:{ident}\u203a"
+
+
+def in_terms(text: str, terms: dict[str, str], resume_as: str) -> str:
+    """`text` with its option and resume references spelled with `terms` and `resume_as`
+    (a format string taking the job id)."""
+
+    def spell(match: re.Match[str]) -> str:
+        name, arg = match.group(1), match.group(2)
+        if name == "resume" and arg is not None:
+            return resume_as.format(arg)
+        return terms.get(name, name)
+
+    return _TOKEN.sub(spell, text)
+
+
+def for_python(text: str) -> str:
+    return in_terms(text, PYTHON_TERMS, "client.download({!r})")
 
 
 class GrokvidError(Exception):
@@ -36,7 +80,7 @@ class GrokvidError(Exception):
         self.message = message
 
     def __str__(self) -> str:
-        return self.message
+        return for_python(self.message)
 
 
 class ConfigError(GrokvidError):

@@ -152,8 +152,28 @@ def blame(field: str | None) -> str | None:
     return OPTION_FOR_FIELD.get(field)
 
 
+CLI_TERMS = {
+    "force": "--force",
+    "output": "--output",
+    "output_dir": "--output-dir",
+    "wait": "--wait",
+    "base_url": "--base-url",
+    "timeout": "--timeout",
+    "sandbox": "--sandbox",
+}
+
+
+def for_cli(text: str) -> str:
+    """A library message in the command line's terms (`--force`, `grokvid download ID --wait`)."""
+    return errors.in_terms(text, CLI_TERMS, "grokvid download {} --wait")
+
+
 def describe(exc: BaseException) -> str:
     """One line for the user: the message plus, for API errors, status and request id."""
+    return for_cli(_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
     if isinstance(exc, errors.ValidationError):
         where = blame(exc.field)
         if where is None or where in exc.message:

@@ -156,6 +156,12 @@ class Reporter:
     def __call__(self, event: JobEvent) -> None:
         if self.quiet:
             return
+        if event.message:
+            from dataclasses import replace
+
+            from grokvid.cli.exits import for_cli
+
+            event = replace(event, message=for_cli(event.message))
         if self._progress is not None:
             self._live(event)
         else:
