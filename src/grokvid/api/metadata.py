@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grokvid import __version__
 from grokvid.api.download import DownloadResult
-from grokvid.api.errors import ValidationError
+from grokvid.api.errors import ValidationError, option
 from grokvid.api.ledger import JobRecord
 from grokvid.api.media import MediaInfo
 from grokvid.api.models import FPS, frame_size, ticks_to_usd
@@ -146,11 +146,11 @@ def is_sidecar(path: Path) -> bool:
 
 
 def check_free(path: Path, *, force: bool) -> None:
-    """Refuse to put a sidecar over a file that is not one, unless --force."""
+    """Refuse to put a sidecar over a file that is not one, unless forced."""
     if path.exists() and not force and not is_sidecar(path):
         raise ValidationError(
             f"{path} already exists and is not a grokvid sidecar: the clip's metadata would "
-            "replace it. Pass --force, or choose another --output.",
+            f"replace it. Pass {option('force')}, or choose another {option('output')}.",
             "output",
         )
 
