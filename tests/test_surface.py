@@ -23,6 +23,7 @@ COMMANDS = [
     ["download"],
     ["preview"],
     ["gallery"],
+    ["batch"],
     ["config"],
     ["config", "set"],
     ["config", "get"],

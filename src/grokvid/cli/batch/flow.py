@@ -59,6 +59,20 @@ class BatchArgs:
 
 def run_batch(args: BatchArgs) -> int:
     """The whole command; returns the exit code."""
+    from grokvid.api.batch import BatchProblems
+    from grokvid.cli.render import note
+
+    try:
+        return _run(args)
+    except BatchProblems as exc:
+        for problem in exc.problems:
+            note(f"error: {problem}")
+        count = len(exc.problems)
+        note(f"{count} problem{'s' if count > 1 else ''} in {args.file}; nothing was sent")
+        return 2
+
+
+def _run(args: BatchArgs) -> int:
     from grokvid.api.batch import read_batch
     from grokvid.api.ledger import Ledger
     from grokvid.cli import ci as ci_mode

@@ -155,9 +155,10 @@ def batch(
 
     Example: grokvid batch clips.yaml --output-dir clips --rate 2 --max-cost 5
 
-    Precedence, lowest first: built-ins < config file < environment < the manifest's
-    defaults < these flags < each item's own fields. Exit 0 when every clip is saved; 7 when
-    a cost cap stopped submitting; 130 on Ctrl-C (run the same command to resume).
+    Each of these overrides the ones before it: built-ins, the config file, the environment,
+    the manifest's defaults, these flags, each item's own fields. Exit 0 when every clip is
+    saved; 7 when a cost cap stopped submitting; 130 on Ctrl-C (run the same command to
+    resume).
     """
     given = dict(locals())  # every option, before any other name is bound here
     from grokvid.cli.batch.flow import BatchArgs, run_batch
