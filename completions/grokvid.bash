@@ -33,7 +33,7 @@ _grokvid_options() {
         "config unset") _grokvid_reply="--debug --help -h" ;;
         "download") _grokvid_reply="--base-url --debug --force --help --json --output-dir --quiet --timeout --wait -h -q" ;;
         "gallery") _grokvid_reply="--batch --debug --help --output --quiet --since --title -h -o -q" ;;
-        "generate") _grokvid_reply="--aspect-ratio --base-url --ci --debug --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-preview --no-wait --output --output-dir --preview --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
+        "generate") _grokvid_reply="--aspect-ratio --base-url --ci --debug --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-preview --no-wait --output --output-dir --preview --prompt-file --quiet --resolution --reuse --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
         "preview") _grokvid_reply="--debug --force --help --json --quiet -h -q" ;;
         "sandbox") _grokvid_reply="--help -h" ;;
         "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --debug --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --rate-limit-chance --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;

@@ -213,6 +213,7 @@ complete -c grokvid -n '__grokvid_at "generate"' -l output-dir -x -a '(__fish_co
 complete -c grokvid -n '__grokvid_at "generate"' -l prompt-file -r -F -d 'Read the prompt from a UTF-8 file (\'-\' = stdin).'
 complete -c grokvid -n '__grokvid_at "generate"' -l quiet -s q -d 'No progress, only errors.'
 complete -c grokvid -n '__grokvid_at "generate"' -l resolution -s r -x -a '480p\\t"resolution" 720p\\t"resolution" 1080p\\t"resolution"' -d '480p, 720p (1080p on 1.5 models) [default: 480p].'
+complete -c grokvid -n '__grokvid_at "generate"' -l reuse -d 'The same request made before: print its saved clip, or pick it up if it is still at the service, instead of paying again.'
 complete -c grokvid -n '__grokvid_at "generate"' -l sandbox -d 'Use a local sandbox service: no key, no network, no cost.'
 complete -c grokvid -n '__grokvid_at "generate"' -l timeout -x -d 'Seconds to wait for the render; the job goes on remotely after it.'
 complete -c grokvid -n '__grokvid_at "generate"' -l variants -s n -x -d 'Clips to make, 1-4. Each is a separate, separately billed request; they run concurrently.'
