@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,7 +78,8 @@ class BatchDisplay:
                 console=self._console,
                 refresh_per_second=4,
                 transient=False,
-                redirect_stdout=False,
+                # Results printed to the same terminal go above the board, not through it.
+                redirect_stdout=sys.stdout.isatty(),
                 redirect_stderr=False,
             )
             self._live.start()
