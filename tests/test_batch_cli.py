@@ -252,8 +252,6 @@ def test_names_make_subfolders_and_may_not_leave_the_output_dir(env: Path) -> No
         env / "out" / "fox" / "001.mp4",
         env / "out" / "owl" / "002.mp4",
     ]
-    code, _, stderr = invoke("batch", "m.yaml", "--dry-run", "--name", "../{slug}")
-    # the manifest's own name wins over --name; a bad --name on a plain file is refused
     write(env / "t.txt", "a fox\n")
     code, _, stderr = invoke("batch", "t.txt", "--dry-run", "--name", "../{slug}")
     assert code == 2 and "output directory" in stderr
