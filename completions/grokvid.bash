@@ -9,7 +9,7 @@
 _grokvid_commands() {
     _grokvid_kind=words _grokvid_reply=""
     case "$1" in
-        "") _grokvid_reply="completions config download gallery generate preview sandbox status" ;;
+        "") _grokvid_reply="batch completions config download gallery generate preview sandbox status" ;;
         "completions") _grokvid_reply="install show" ;;
         "config") _grokvid_reply="get list path set unset" ;;
         "sandbox") _grokvid_reply="serve" ;;
@@ -21,6 +21,7 @@ _grokvid_options() {
     _grokvid_kind=words _grokvid_reply=""
     case "$1" in
         "") _grokvid_reply="--debug --help --version -V -h" ;;
+        "batch") _grokvid_reply="--aspect-ratio --base-url --ci --concurrency --debug --dry-run --duration --fail-fast --force --format --gallery --help --json --max-cost --model --name --no-audio --no-preview --output-dir --preview --quiet --rate --resolution --results --retry-failed --retry-unknown --sandbox --shard --summary --timeout --variants -a -d -h -j -m -n -q -r" ;;
         "completions") _grokvid_reply="--help -h" ;;
         "completions install") _grokvid_reply="--debug --help -h" ;;
         "completions show") _grokvid_reply="--debug --help -h" ;;
@@ -32,7 +33,7 @@ _grokvid_options() {
         "config unset") _grokvid_reply="--debug --help -h" ;;
         "download") _grokvid_reply="--base-url --ci --debug --force --help --json --no-preview --output-dir --preview --quiet --timeout --wait -h -q" ;;
         "gallery") _grokvid_reply="--batch --debug --help --output --quiet --since --title -h -o -q" ;;
-        "generate") _grokvid_reply="--aspect-ratio --base-url --ci --debug --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-preview --no-wait --output --output-dir --preview --prompt-file --quiet --resolution --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
+        "generate") _grokvid_reply="--aspect-ratio --base-url --ci --debug --dry-run --duration --force --help --image --json --max-cost --model --no-audio --no-preview --no-wait --output --output-dir --preview --prompt-file --quiet --resolution --reuse --sandbox --timeout --variants -a -d -h -m -n -o -q -r" ;;
         "preview") _grokvid_reply="--debug --force --help --json --quiet -h -q" ;;
         "sandbox") _grokvid_reply="--help -h" ;;
         "sandbox serve") _grokvid_reply="--allow-remote --clip-cache --debug --drop-rate --error-rate --fault --help --host --job-ttl --max-jobs --port --quiet --rate-limit --rate-limit-chance --render-seconds --retry-after --seed --slow-download --url-ttl -h -q" ;;
@@ -44,6 +45,24 @@ _grokvid_options() {
 _grokvid_option() {
     _grokvid_kind=flag _grokvid_reply=""
     case "$1|$2" in
+        "batch|--aspect-ratio" | "batch|-a") _grokvid_kind=words _grokvid_reply="1:1 16:9 9:16 4:3 3:4 3:2 2:3" ;;
+        "batch|--base-url") _grokvid_kind=any ;;
+        "batch|--ci") _grokvid_kind=any ;;
+        "batch|--concurrency" | "batch|-j") _grokvid_kind=any ;;
+        "batch|--duration" | "batch|-d") _grokvid_kind=any ;;
+        "batch|--format") _grokvid_kind=any ;;
+        "batch|--gallery") _grokvid_kind=file ;;
+        "batch|--max-cost") _grokvid_kind=any ;;
+        "batch|--model" | "batch|-m") _grokvid_kind=words _grokvid_reply="grok-imagine-video grok-imagine-video-1.5 grok-imagine-video-1.5-lite" ;;
+        "batch|--name") _grokvid_kind=any ;;
+        "batch|--output-dir") _grokvid_kind=dir ;;
+        "batch|--rate") _grokvid_kind=any ;;
+        "batch|--resolution" | "batch|-r") _grokvid_kind=words _grokvid_reply="480p 720p 1080p" ;;
+        "batch|--results") _grokvid_kind=file ;;
+        "batch|--shard") _grokvid_kind=any ;;
+        "batch|--summary") _grokvid_kind=file ;;
+        "batch|--timeout") _grokvid_kind=any ;;
+        "batch|--variants" | "batch|-n") _grokvid_kind=any ;;
         "download|--base-url") _grokvid_kind=any ;;
         "download|--ci") _grokvid_kind=any ;;
         "download|--output-dir") _grokvid_kind=dir ;;
@@ -89,6 +108,7 @@ _grokvid_option() {
 _grokvid_argument() {
     _grokvid_kind=any _grokvid_reply=""
     case "$1" in
+        "batch") if (($2 == 0)); then _grokvid_kind=file; fi ;;
         "config get") if (($2 == 0)); then _grokvid_kind=words _grokvid_reply="xai.api_key xai.base_url model duration resolution aspect_ratio output_dir generate_audio preview rate daily_max_cost"; fi ;;
         "config set") if (($2 == 0)); then _grokvid_kind=words _grokvid_reply="xai.api_key xai.base_url model duration resolution aspect_ratio output_dir generate_audio preview rate daily_max_cost"; fi ;;
         "config unset") if (($2 == 0)); then _grokvid_kind=words _grokvid_reply="xai.api_key xai.base_url model duration resolution aspect_ratio output_dir generate_audio preview rate daily_max_cost"; fi ;;

@@ -7,8 +7,8 @@
 # True when the command line is at subcommand path $argv[1] ("" for the program itself) and,
 # if $argv[2] is given, that many arguments follow it there ("1" exactly, "0+" at least).
 function __grokvid_at
-    set -l subcommands 'completions' 'completions install' 'completions show' 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'gallery' 'generate' 'preview' 'sandbox' 'sandbox serve' 'status'
-    set -l takes_value 'download|--base-url' 'download|--ci' 'download|--output-dir' 'download|--timeout' 'gallery|--batch' 'gallery|--output' 'gallery|-o' 'gallery|--since' 'gallery|--title' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--ci' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--rate-limit-chance' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
+    set -l subcommands 'batch' 'completions' 'completions install' 'completions show' 'config' 'config get' 'config list' 'config path' 'config set' 'config unset' 'download' 'gallery' 'generate' 'preview' 'sandbox' 'sandbox serve' 'status'
+    set -l takes_value 'batch|--aspect-ratio' 'batch|-a' 'batch|--base-url' 'batch|--ci' 'batch|--concurrency' 'batch|-j' 'batch|--duration' 'batch|-d' 'batch|--format' 'batch|--gallery' 'batch|--max-cost' 'batch|--model' 'batch|-m' 'batch|--name' 'batch|--output-dir' 'batch|--rate' 'batch|--resolution' 'batch|-r' 'batch|--results' 'batch|--shard' 'batch|--summary' 'batch|--timeout' 'batch|--variants' 'batch|-n' 'download|--base-url' 'download|--ci' 'download|--output-dir' 'download|--timeout' 'gallery|--batch' 'gallery|--output' 'gallery|-o' 'gallery|--since' 'gallery|--title' 'generate|--aspect-ratio' 'generate|-a' 'generate|--base-url' 'generate|--ci' 'generate|--duration' 'generate|-d' 'generate|--image' 'generate|--max-cost' 'generate|--model' 'generate|-m' 'generate|--output' 'generate|-o' 'generate|--output-dir' 'generate|--prompt-file' 'generate|--resolution' 'generate|-r' 'generate|--timeout' 'generate|--variants' 'generate|-n' 'sandbox serve|--clip-cache' 'sandbox serve|--drop-rate' 'sandbox serve|--error-rate' 'sandbox serve|--fault' 'sandbox serve|--host' 'sandbox serve|--job-ttl' 'sandbox serve|--max-jobs' 'sandbox serve|--port' 'sandbox serve|--rate-limit' 'sandbox serve|--rate-limit-chance' 'sandbox serve|--render-seconds' 'sandbox serve|--retry-after' 'sandbox serve|--seed' 'sandbox serve|--slow-download' 'sandbox serve|--url-ttl' 'status|--limit' 'status|--state'
     set -l tokens (commandline -opc)
     set -e tokens[1]
     set -l path ''
@@ -47,6 +47,7 @@ end
 complete -c grokvid -f  # files only where asked for
 
 # grokvid
+complete -c grokvid -n '__grokvid_at "" 0' -a batch -d 'Make many clips from a batch file; a rerun resumes, never re-sends.'
 complete -c grokvid -n '__grokvid_at "" 0' -a completions -d 'Shell completion for grokvid (bash, zsh, fish): print the script or install it.'
 complete -c grokvid -n '__grokvid_at "" 0' -a config -d 'Read and change grokvid\'s settings (config file, env vars, flags).'
 complete -c grokvid -n '__grokvid_at "" 0' -a download -d 'Download finished clips by job id; print each file\'s path.'
@@ -58,6 +59,39 @@ complete -c grokvid -n '__grokvid_at "" 0' -a status -d 'Show recent jobs, or th
 complete -c grokvid -n '__grokvid_at ""' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
 complete -c grokvid -n '__grokvid_at ""' -l help -s h -d 'Show this message and exit.'
 complete -c grokvid -n '__grokvid_at ""' -l version -s V -d 'Print the version and exit.'
+
+# grokvid batch
+complete -c grokvid -n '__grokvid_at "batch"' -l aspect-ratio -s a -x -a '1:1\\t"aspect ratio" 16:9\\t"aspect ratio" 9:16\\t"aspect ratio" 4:3\\t"aspect ratio" 3:4\\t"aspect ratio" 3:2\\t"aspect ratio" 2:3\\t"aspect ratio"' -d '1:1 16:9 9:16 4:3 3:4 3:2 2:3.'
+complete -c grokvid -n '__grokvid_at "batch"' -l base-url -x -d 'API base URL [env GROKVID_BASE_URL; default api.x.ai].'
+complete -c grokvid -n '__grokvid_at "batch"' -l ci -x -d 'Write GitHub\'s job summary, outputs and annotations [default: github when GITHUB_ACTIONS=true].'
+complete -c grokvid -n '__grokvid_at "batch"' -l concurrency -s j -x -d 'Clips in flight at once.'
+complete -c grokvid -n '__grokvid_at "batch"' -l debug -d 'Show tracebacks and HTTP traffic (keys redacted). Same as GROKVID_DEBUG=1.'
+complete -c grokvid -n '__grokvid_at "batch"' -l dry-run -d 'Print one JSON line per clip (the plan); send nothing.'
+complete -c grokvid -n '__grokvid_at "batch"' -l duration -s d -x -d 'Seconds, 1-15, for every item.'
+complete -c grokvid -n '__grokvid_at "batch"' -l fail-fast -d 'Stop submitting after the first failure.'
+complete -c grokvid -n '__grokvid_at "batch"' -l force -d 'Overwrite existing files that are not this clip.'
+complete -c grokvid -n '__grokvid_at "batch"' -l format -x -d 'The file\'s format [default: from the extension].'
+complete -c grokvid -n '__grokvid_at "batch"' -l gallery -r -F -d 'Write an HTML gallery of the clips.'
+complete -c grokvid -n '__grokvid_at "batch"' -l help -s h -d 'Show this message and exit.'
+complete -c grokvid -n '__grokvid_at "batch"' -l json -d 'Print one JSON object per clip on stdout.'
+complete -c grokvid -n '__grokvid_at "batch"' -l max-cost -x -d 'Cap for this run: a plan over it exits 2; reaching it stops submitting (exit 7).'
+complete -c grokvid -n '__grokvid_at "batch"' -l model -s m -x -a 'grok-imagine-video\\t"model" grok-imagine-video-1.5\\t"model" grok-imagine-video-1.5-lite\\t"model"' -d 'Model for every item.'
+complete -c grokvid -n '__grokvid_at "batch"' -l name -x -d 'File name template: {slug} {short} {index:03d} {id} {variant} {model} {duration} {resolution} {aspect} and matrix {var} or {var|slug}; \'/\' makes folders [default: {slug}-{short}].'
+complete -c grokvid -n '__grokvid_at "batch"' -l no-audio -d 'Silent clips.'
+complete -c grokvid -n '__grokvid_at "batch"' -l no-preview -l preview -d 'Poster, contact sheet and WebP beside each clip [default: config key preview].'
+complete -c grokvid -n '__grokvid_at "batch"' -l output-dir -x -a '(__fish_complete_directories)' -d 'Directory for clips [default: current directory].'
+complete -c grokvid -n '__grokvid_at "batch"' -l quiet -s q -d 'No progress, only errors.'
+complete -c grokvid -n '__grokvid_at "batch"' -l rate -x -d 'Submits per second, shared by every grokvid process using this key [default: config key rate, 1.0].'
+complete -c grokvid -n '__grokvid_at "batch"' -l resolution -s r -x -a '480p\\t"resolution" 720p\\t"resolution" 1080p\\t"resolution"' -d '480p, 720p (1080p on 1.5 models).'
+complete -c grokvid -n '__grokvid_at "batch"' -l results -r -F -d 'Append one JSON line per clip as it ends.'
+complete -c grokvid -n '__grokvid_at "batch"' -l retry-failed -d 'Submit again clips that failed before.'
+complete -c grokvid -n '__grokvid_at "batch"' -l retry-unknown -d 'Submit again clips whose earlier submit has an unknown outcome (may pay twice).'
+complete -c grokvid -n '__grokvid_at "batch"' -l sandbox -d 'Use a local sandbox service: no key, no network, no cost.'
+complete -c grokvid -n '__grokvid_at "batch"' -l shard -x -d 'Only the I-th of N disjoint slices.'
+complete -c grokvid -n '__grokvid_at "batch"' -l summary -r -F -d 'Write the run\'s summary as JSON.'
+complete -c grokvid -n '__grokvid_at "batch"' -l timeout -x -d 'Seconds for the whole run [default: the submit time at --rate plus 600].'
+complete -c grokvid -n '__grokvid_at "batch"' -l variants -s n -x -d 'Clips per item, 1-4 (each billed).'
+complete -c grokvid -n '__grokvid_at "batch" 0' -F
 
 # grokvid completions
 complete -c grokvid -n '__grokvid_at "completions" 0' -a install -d 'Write the completion script where the shell looks for it, and say where.'
@@ -181,6 +215,7 @@ complete -c grokvid -n '__grokvid_at "generate"' -l output-dir -x -a '(__fish_co
 complete -c grokvid -n '__grokvid_at "generate"' -l prompt-file -r -F -d 'Read the prompt from a UTF-8 file (\'-\' = stdin).'
 complete -c grokvid -n '__grokvid_at "generate"' -l quiet -s q -d 'No progress, only errors.'
 complete -c grokvid -n '__grokvid_at "generate"' -l resolution -s r -x -a '480p\\t"resolution" 720p\\t"resolution" 1080p\\t"resolution"' -d '480p, 720p (1080p on 1.5 models) [default: 480p].'
+complete -c grokvid -n '__grokvid_at "generate"' -l reuse -d 'The same request made before: print its saved clip, or pick it up if it is still at the service, instead of paying again.'
 complete -c grokvid -n '__grokvid_at "generate"' -l sandbox -d 'Use a local sandbox service: no key, no network, no cost.'
 complete -c grokvid -n '__grokvid_at "generate"' -l timeout -x -d 'Seconds to wait for the render; the job goes on remotely after it.'
 complete -c grokvid -n '__grokvid_at "generate"' -l variants -s n -x -d 'Clips to make, 1-4. Each is a separate, separately billed request; they run concurrently.'

@@ -23,6 +23,7 @@ COMMANDS = [
     ["download"],
     ["preview"],
     ["gallery"],
+    ["batch"],
     ["config"],
     ["config", "set"],
     ["config", "get"],
@@ -234,6 +235,7 @@ def test_the_renderer_is_the_only_writer_to_stdout_and_stderr() -> None:
     writes = re.compile(r"sys\.(stdout|stderr)\.write|typer\.echo|\bprint\(|Console\(")
     allowed = {
         "render.py",  # the renderer
+        "display.py",  # its batch view: the live board and plain lines of `grokvid batch`
         "main.py",  # `--version` answers before anything else is imported
         "completions.py",  # the generator run at build time (`python -m grokvid.cli.completions`)
     }

@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
 # The library never names a CLI flag: a message refers to an option as `option("force")` and to
 # the way to pick a job up as `resume("gv-…")`, and whoever shows it says it in its own terms:
 # `--force` and `grokvid download gv-… --wait` on the command line (grokvid.cli.exits), or

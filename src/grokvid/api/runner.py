@@ -91,6 +91,7 @@ class Runner:
     patient: bool = False  # batch: a 429 never fails a clip, it only slows the rate
     fail_fast: bool = False  # stop submitting after the first failure
     previews: bool = False  # poster, contact sheet and WebP beside every saved clip
+    rate_limited: int = 0  # 429s answered to this run's submits (each retried, never failed)
     _client: ProviderClient | None = None
     _specs: dict[str, Spec] = field(default_factory=dict)
     _stopped: errors.GrokvidError | None = None  # why no more POSTs go out in this run
@@ -179,6 +180,61 @@ class Runner:
                     self._settle(job.local_id)
 
         return await self._all(created, one)
+
+    async def run_and_resume(
+        self,
+        created: Sequence[JobRecord],
+        found: Sequence[JobRecord],
+        options: RunOptions,
+        *,
+        on_outcome: Callable[[JobRecord, Outcome], None] | None = None,
+    ) -> list[Outcome]:
+        """`resume(found)` and `run(created)` under one concurrency gate (a batch has both).
+
+        `on_outcome(job, outcome)` is called as each job ends, so results can be written as
+        clips finish. Outcomes come back in order: the found jobs', then the created ones'.
+        """
+        deadline = self.clock() + options.timeout
+        gate = asyncio.Semaphore(max(1, self.concurrency))
+
+        async def picked(job: JobRecord) -> Outcome:
+            async with gate:
+                try:
+                    outcome: Outcome = await self._pick_up(job, options, deadline)
+                except errors.GrokvidError as exc:
+                    outcome = exc
+            if on_outcome is not None:
+                on_outcome(job, outcome)
+            return outcome
+
+        async def new(job: JobRecord) -> Outcome:
+            async with gate:
+                try:
+                    outcome: Outcome = await self._drive(job, options, deadline)
+                except errors.GrokvidError as exc:
+                    if self.fail_fast and self._stopped is None:
+                        self._stopped = errors.JobFailed(
+                            f"Not submitted: an earlier clip failed and --fail-fast is on "
+                            f"({job.local_id}).",
+                            state="not-sent",
+                            code="fail_fast",
+                        )
+                    outcome = exc
+                finally:
+                    self._settle(job.local_id)
+            if on_outcome is not None:
+                on_outcome(job, outcome)
+            return outcome
+
+        jobs = [*found, *created]
+        try:
+            return list(
+                await asyncio.gather(
+                    *(picked(job) for job in found), *(new(job) for job in created)
+                )
+            )
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise self.interrupted([job.local_id for job in jobs]) from None
 
     async def resume(self, found: Sequence[JobRecord], options: RunOptions) -> list[Outcome]:
         """Pick up jobs from the ledger (download, status --wait, a rerun): never a POST."""
@@ -366,6 +422,8 @@ class Runner:
     async def _attempt(self, client: ProviderClient, spec: Spec) -> SubmitAnswer:
         """One POST; a 429 slows every process sharing the key before the engine retries."""
         answer = await client.submit(spec)
+        if isinstance(answer, NotActedOn) and not answer.never_sent:  # a 429 reached us
+            self.rate_limited += 1
         if isinstance(answer, NotActedOn) and not answer.never_sent and self.limiter is not None:
             self.limiter.on_rate_limited(answer.retry_after)
             await self.limiter.acquire()

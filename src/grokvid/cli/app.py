@@ -29,6 +29,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 from grokvid import __version__
 from grokvid.cli import exits
 from grokvid.cli.commands import (
+    batch,
     completions,
     config,
     download,
@@ -324,7 +325,7 @@ app = typer.Typer(
     epilog=(
         "Exit codes: 0 ok, 1 unexpected, 2 usage or validation, 3 auth/permission/billing, "
         "4 rejected by the service, 5 network/server/timeout or unknown submit outcome, "
-        "6 generation failed/moderated/expired, 130 interrupted."
+        "6 generation failed/moderated/expired, 7 budget cap reached, 130 interrupted."
     ),
     no_args_is_help=True,
     # `grokvid completions` installs static scripts; Typer's would start Python on every Tab.
@@ -363,6 +364,7 @@ app.command("status", cls=GrokvidCommand)(status.status)
 app.command("download", cls=GrokvidCommand)(download.download)
 app.command("preview", cls=GrokvidCommand)(preview.preview)
 app.command("gallery", cls=GrokvidCommand)(gallery.gallery)
+app.command("batch", cls=GrokvidCommand)(batch.batch)
 app.add_typer(config.app, name="config", cls=GrokvidGroup)
 app.add_typer(sandbox.app, name="sandbox", cls=GrokvidGroup)
 app.add_typer(completions.app, name="completions", cls=GrokvidGroup)

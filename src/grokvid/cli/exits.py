@@ -38,12 +38,17 @@ class ExitCode(IntEnum):
     REJECTED = 4
     NETWORK = 5
     JOB_FAILED = 6
+    BUDGET = 7  # a cost cap stopped submitting
     INTERRUPTED = 130
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:
     """The documented exit code for an error (README: "Exit codes")."""
+    from grokvid.api.budget import BudgetExceeded
+
     match exc:
+        case BudgetExceeded():
+            return ExitCode.BUDGET
         case errors.ConfigError() | errors.ValidationError():
             return ExitCode.USAGE
         case errors.AuthError():

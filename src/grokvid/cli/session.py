@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -50,32 +49,20 @@ def setup_logging() -> None:
         logger.setLevel(logging.DEBUG)
 
 
-def sandbox_render_seconds() -> float:
-    raw = os.environ.get("GROKVID_SANDBOX_RENDER_SECONDS", "").strip()
-    if not raw:
-        return 5.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise errors.ConfigError(
-            f"GROKVID_SANDBOX_RENDER_SECONDS={raw!r} is not a number of seconds."
-        ) from None
-    if value < 0:
-        raise errors.ConfigError("GROKVID_SANDBOX_RENDER_SECONDS must be 0 or more.")
-    return value
-
-
 @contextmanager
 def backend(config: Settings, *, sandbox: bool) -> Iterator[Endpoint]:
     """The service to talk to: the in-process sandbox, or xAI (or GROKVID_BASE_URL) with a key."""
     from grokvid.api.runner import Endpoint
 
     if sandbox:
-        render_seconds = sandbox_render_seconds()
         try:
             from grokvid.sandbox import SandboxConfig, SandboxServer
 
-            server = SandboxServer(SandboxConfig(render_seconds=render_seconds), port=0)
+            try:  # GROKVID_SANDBOX_RENDER_SECONDS (5, or a range 2-5), _RATE_LIMIT
+                sandbox_config = SandboxConfig.from_env(render_seconds=5.0)
+            except ValueError as exc:  # names the variable and the fix
+                raise errors.ConfigError(str(exc)) from None
+            server = SandboxServer(sandbox_config, port=0)
         except ImportError as exc:  # includes SandboxUnavailable: av present but broken
             raise errors.ConfigError(
                 f"--sandbox needs the sandbox extra: {SANDBOX_INSTALL}"

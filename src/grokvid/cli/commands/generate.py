@@ -128,6 +128,14 @@ def generate(
             "when GITHUB_ACTIONS=true].",
         ),
     ] = None,
+    reuse: Annotated[
+        bool,
+        typer.Option(
+            "--reuse",
+            help="The same request made before: print its saved clip, or pick it up if it is "
+            "still at the service, instead of paying again.",
+        ),
+    ] = False,
 ) -> None:
     """Generate clips from a prompt: MP4 files with JSON metadata.
 
@@ -190,7 +198,9 @@ def generate(
     with session.backend(cfg, sandbox=sandbox) as endpoint:
         with render.Reporter(quiet=quiet) as reporter:
             render.note(_plan(endpoint, spec, estimate, variants, no_wait), quiet=quiet)
-            plan = _Plan(spec, variants, output, folder, force, no_wait, timeout, with_previews)
+            plan = _Plan(
+                spec, variants, output, folder, force, no_wait, timeout, with_previews, reuse
+            )
             ledger, outcomes = _run(endpoint, cfg, plan, reporter)
     code = render.report_outcomes(ledger, list(outcomes), json_out)
     ci_mode.report(ci, ledger, [local_id for local_id, _ in outcomes], title="grokvid generate")
@@ -448,6 +458,7 @@ class _Plan:
     no_wait: bool
     timeout: float
     previews: bool
+    reuse: bool = False
 
 
 def _run(
@@ -457,7 +468,7 @@ def _run(
 
     from grokvid.api import jobs
     from grokvid.api.ledger import Ledger
-    from grokvid.api.runner import ClipPlan, Runner, RunOptions, budget_for, limiter_for
+    from grokvid.api.runner import Runner, RunOptions, budget_for, limiter_for
     from grokvid.cli.signals import run_interruptible
 
     ledger = Ledger()
@@ -474,9 +485,12 @@ def _run(
     spec = plan.spec
     hint = spec.prompt if spec.prompt.strip() else _image_label(spec)
     placeholder = plan.output or plan.folder / "pending.mp4"
-    created = runner.create(
-        [ClipPlan(spec, placeholder, batch_id=batch, variant=i) for i in range(plan.variants)]
-    )
+    from grokvid.api.batch.run import reuse_or_create
+
+    outputs = [placeholder] * plan.variants
+    found, created = reuse_or_create(runner, spec, outputs, batch_id=batch, reuse=plan.reuse)
+    for job in found:
+        reporter.add(job.local_id, job.local_id)
     for i, job in enumerate(created):
         if plan.output is None:
             target = plan.folder / jobs.clip_name(hint, job.local_id)
@@ -487,15 +501,15 @@ def _run(
 
     async def all_jobs() -> list[ClipResult | JobRecord | BaseException]:
         async with runner:
-            return list(await runner.run(created, options))
+            return list(await runner.run_and_resume(created, found, options))
 
-    ids = [job.local_id for job in created]
+    ids = [job.local_id for job in (*found, *created)]
     try:
         outcomes = run_interruptible(all_jobs(), lambda: runner.interrupted(ids))
     finally:
         if endpoint.label == "sandbox":
             _sandbox_gone(ledger, ids)
-    return ledger, [(job.local_id, o) for job, o in zip(created, outcomes, strict=True)]
+    return ledger, [(i, o) for i, o in zip(ids, outcomes, strict=True)]
 
 
 def _image_label(spec: Spec) -> str:

@@ -1,0 +1,1 @@
+"""The `grokvid batch` command's display, outcome reporting and output files."""
