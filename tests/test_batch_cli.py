@@ -195,7 +195,7 @@ def test_spending_elsewhere_stops_the_run_at_the_daily_cap_with_exit_7(
     from grokvid.api import runner
 
     spent = iter([0.0, 0.0])  # the plan check and the first submit see nothing spent
-    monkeypatch.setattr(runner, "spent_since", lambda ledger, when: next(spent, 1.0))
+    monkeypatch.setattr(runner, "spent_since", lambda ledger, when, **kw: next(spent, 1.0))
     monkeypatch.setenv("GROKVID_DAILY_MAX_COST", "1.00")
     write(env / "c.txt", "a fox\nan owl\na heron\n")
     args = ("batch", "c.txt", "-d", "1", "--rate", "50", "-j", "1")
@@ -204,7 +204,7 @@ def test_spending_elsewhere_stops_the_run_at_the_daily_cap_with_exit_7(
     assert len(stdout.split()) == 1 and posts(server) == 1
     assert "daily_max_cost" in stderr
 
-    monkeypatch.setattr(runner, "spent_since", lambda ledger, when: 0.0)
+    monkeypatch.setattr(runner, "spent_since", lambda ledger, when, **kw: 0.0)
     code, stdout, stderr = invoke(*args)
     assert code == 0, stderr
     assert posts(server) == 3, "the two clips the cap held back, and nothing else"

@@ -420,3 +420,12 @@ def test_bad_images_exit_2_before_sending(
     code, stdout, stderr = invoke("generate", "--image", source, FOX)
     assert code == 2 and says in stderr and "--image" in stderr
     assert posts(server) == 0
+
+
+def test_max_cost_is_checked_even_for_the_sandbox_and_a_dry_run_warns(env: Path) -> None:
+    code, stdout, stderr = invoke("generate", "--sandbox", "--max-cost", "-1", FOX)
+    assert code == 2 and stdout == ""
+    assert "--max-cost" in stderr and "0 or more" in stderr
+    code, stdout, stderr = invoke("generate", "--dry-run", "--max-cost", "0.01", "-d", "5", FOX)
+    assert code == 0 and json.loads(stdout)["estimated_cost_usd"] == 0.25
+    assert "without --dry-run this would be refused" in stderr and "$0.25" in stderr

@@ -822,11 +822,12 @@ def test_spent_since_counts_actual_costs_and_open_estimates(ledger: Ledger) -> N
     make(ledger, estimated_cost_usd=5.0, **real)  # created: nothing sent yet
     refused = make(ledger, estimated_cost_usd=7.0, **real)
     move(ledger, refused.local_id, "submitting", "rejected")
-    # The sandbox and loopback services charge nobody, whatever they report.
+    # The built-in sandbox never counts; a served sandbox (loopback) counts apart.
     for free in (make(ledger), make(ledger, provider="xai", base_url="http://127.0.0.1:8")):
         move(ledger, free.local_id, "submitting", "pending")
         ledger.update(free.local_id, state="done", cost_usd_ticks=9_000_000_000)
     assert ledger.spent_since(start) == pytest.approx(0.35 + 0.56 + 0.10)
+    assert ledger.spent_since(start, local=True) == pytest.approx(0.90)
     assert ledger.spent_since(datetime.now(UTC) + timedelta(seconds=1)) == 0.0
     with pytest.raises(ValueError, match="timezone-aware"):
         ledger.spent_since(datetime(2026, 1, 1))

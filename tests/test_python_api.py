@@ -117,3 +117,30 @@ def test_the_public_surface_is_curated_and_loads_lazily() -> None:
         assert issubclass(getattr(grokvid, name), object)
     with pytest.raises(AttributeError):
         grokvid.Runner  # noqa: B018  (private: not exported)
+
+
+def test_the_python_api_keeps_the_daily_cost_cap(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cap over the last 24 h holds for Python as for the CLI (real-service host, faked)."""
+    from grokvid.api import budget
+
+    monkeypatch.setenv("GROKVID_DAILY_MAX_COST", "0.01")
+    monkeypatch.setenv("GROKVID_BASE_URL", "https://api.x.ai")
+    with pytest.raises(budget.BudgetExceeded, match="daily_max_cost"):
+        grokvid.Client().generate(FOX, duration=1)
+    (job,) = grokvid.Client()._async._ledger.list(limit=None)  # noqa: SLF001
+    assert job.state == "created", "refused before the POST: nothing was sent"
+
+
+def test_a_served_sandbox_is_capped_by_its_own_prices_and_spending(
+    env: Path, server: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So a script can test its cap against the sandbox; real spending is counted apart."""
+    from grokvid.api import budget
+
+    monkeypatch.setenv("GROKVID_DAILY_MAX_COST", "0.06")
+    assert grokvid.Client().generate(FOX, duration=1).path.is_file()  # $0.05 of $0.06
+    with pytest.raises(budget.BudgetExceeded, match="daily_max_cost"):
+        grokvid.Client().generate(f"{FOX} again", duration=1)
+    assert len([e for e in server.app.request_log if e.method == "POST"]) == 1

@@ -27,7 +27,7 @@ from grokvid.api.events import JobEvent
 from grokvid.api.jobs import ClipResult
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.models import ticks_to_usd
-from grokvid.api.runner import ClipPlan, Endpoint, Runner, RunOptions
+from grokvid.api.runner import ClipPlan, Endpoint, Runner, RunOptions, budget_for, limiter_for
 from grokvid.api.specs import ImageToVideo, MediaInput, Spec, TextToVideo
 from grokvid.api.states import JobState
 
@@ -137,7 +137,16 @@ class AsyncClient:
             key = self._key
         endpoint = Endpoint("xai", self._base_url, key, transport=self._transport)
         events = self._on_event or (lambda event: None)
-        return Runner(self._ledger, endpoint, events=events, concurrency=self._concurrency)
+        # The same limits as the CLI: the submit rate shared by every process using the key,
+        # and the daily cost cap over the shared ledger.
+        return Runner(
+            self._ledger,
+            endpoint,
+            events=events,
+            concurrency=self._concurrency,
+            limiter=limiter_for(endpoint, self._settings.rate) if need_key else None,
+            budget=budget_for(self._ledger, endpoint, daily_max_cost=self._settings.daily_max_cost),
+        )
 
     async def generate(
         self,
@@ -210,7 +219,11 @@ class AsyncClient:
     def _find(self, ident: str) -> JobRecord:
         record = self._ledger.get(ident)
         if record is None:
-            raise errors.ValidationError(f"No job {ident!r} in the ledger {self._ledger.path}.")
+            raise errors.ValidationError(
+                f"No job {ident!r} in the ledger {self._ledger.path}: give a local id, a request "
+                "id or a unique prefix of either.",
+                "id",
+            )
         return record
 
     def _default_dir(self) -> Path:

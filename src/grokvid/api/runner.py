@@ -384,7 +384,8 @@ class Runner:
         except errors.SendFailed as exc:
             self._not_sent(job, exc, "network")
             exc.message = (
-                f"{exc.message} Nothing was sent: is {self.endpoint.base_url} right and reachable?"
+                f"{exc.message.rstrip('.')}. Nothing was sent: is {self.endpoint.base_url} right "
+                "and reachable?"
             )
             raise
         except (errors.RateLimited, errors.AuthError) as exc:
@@ -693,21 +694,29 @@ def budget_for(
     max_cost: float | None = None,
     daily_max_cost: float | None = None,
 ) -> Budget | None:
-    """The caps of a run: `max_cost` for this run, `daily_max_cost` over the ledger's last 24 h."""
+    """The caps of a run: `max_cost` for this run, `daily_max_cost` over the ledger's last 24 h.
+
+    The built-in sandbox costs nothing and is never capped. A served sandbox on loopback is
+    capped by its own prices, so scripts can test their caps against it; its spending is
+    counted apart from the real service's.
+    """
     if endpoint.label == "sandbox" or (max_cost is None and daily_max_cost is None):
         return None
     from grokvid.api.budget import Budget
 
+    local = jobs.is_local(endpoint.base_url)
+
     return Budget(
         max_cost,
         daily_max_cost_usd=daily_max_cost,
-        spent_since=lambda when: spent_since(ledger, when),
+        spent_since=lambda when: spent_since(ledger, when, local=local),
     )
 
 
-def spent_since(ledger: Ledger, when: Any) -> float:
-    """USD charged (or, until known, estimated) for jobs the service may bill since `when`."""
-    return ledger.spent_since(when)
+def spent_since(ledger: Ledger, when: Any, *, local: bool = False) -> float:
+    """USD charged (or, until known, estimated) for jobs the service may bill since `when`:
+    the real services' jobs, or with `local` a served sandbox's."""
+    return ledger.spent_since(when, local=local)
 
 
 def _estimate(provider: str, spec: Spec) -> float | None:

@@ -388,12 +388,14 @@ class Ledger:
             )
             return self._decode_all(cursor)
 
-    def spent_since(self, when: datetime) -> float:
+    def spent_since(self, when: datetime, *, local: bool = False) -> float:
         """USD spent or at stake on jobs created since `when` (an aware datetime).
 
         A job's actual cost when the service reported one; else its estimate while it may
-        still be billed (submitting, submit-unknown, pending, done). Sandbox jobs, and jobs
-        sent over plain http (allowed only to a loopback host), cost nobody anything.
+        still be billed (submitting, submit-unknown, pending, done). Jobs of the built-in
+        sandbox never count. Jobs sent over plain http (allowed only to a loopback host: a
+        served sandbox) count only when `local` asks for them, so testing a cap against a
+        sandbox never uses up the real service's allowance, nor the other way round.
         """
         if when.tzinfo is None:
             raise ValueError("spent_since needs a timezone-aware datetime")
@@ -403,8 +405,8 @@ class Ledger:
                 "SELECT coalesce(sum(CASE WHEN cost_usd_ticks IS NOT NULL "
                 "THEN cost_usd_ticks * 1.0 / ? "
                 f"WHEN state IN ({billed}) THEN coalesce(estimated_cost_usd, 0) "
-                "ELSE 0 END), 0) FROM jobs WHERE created_at >= ? "
-                "AND provider != 'sandbox' AND base_url NOT LIKE 'http://%'",
+                "ELSE 0 END), 0) FROM jobs WHERE created_at >= ? AND provider != 'sandbox' "
+                f"AND base_url {'' if local else 'NOT '}LIKE 'http://%'",
                 (TICKS_PER_USD, *(s.value for s in _MAY_BE_BILLED), to_db("created_at", when)),
             ).fetchone()[0]
         return float(total)

@@ -181,12 +181,18 @@ def generate(
         render.note(f"warning: {warning}", quiet=quiet)
     estimate = xai.estimate_usd(spec)
     if dry_run:
+        _check_cap_value(max_cost)
         _dry_run(spec, variants, estimate)
+        try:
+            _check_budget(max_cost, estimate, variants, sandbox)
+        except errors.ValidationError as exc:
+            render.note(f"warning: without --dry-run this would be refused: {exc.message}")
         return
     from grokvid.cli import ci as ci_mode
 
     ci_mode.check_mode(ci)
     _check_timeout(timeout)
+    _check_cap_value(max_cost)
     _check_budget(max_cost, estimate, variants, sandbox)
     with_previews = cfg.preview if preview is None else preview
     if with_previews and not no_wait:
@@ -234,6 +240,15 @@ def _spec(cfg: Settings, text: str, image: str | None) -> Spec:
     return ImageToVideo(**fields, image=MediaInput.from_source(image))
 
 
+def _check_cap_value(max_cost: float | None) -> None:
+    from grokvid.api import errors
+
+    if max_cost is not None and not 0 <= max_cost < float("inf"):
+        raise errors.ValidationError(
+            f"{max_cost:g} is not an amount in USD: use 0 or more, e.g. 2.50.", "max_cost"
+        )
+
+
 def _check_budget(
     max_cost: float | None, estimate: float | None, variants: int, sandbox: bool
 ) -> None:
@@ -242,10 +257,6 @@ def _check_budget(
 
     if max_cost is None or sandbox:
         return
-    if not max_cost >= 0 or max_cost == float("inf"):
-        raise errors.ValidationError(
-            f"{max_cost} is not an amount in USD: use e.g. 2.50.", "max_cost"
-        )
     if estimate is None:
         raise errors.ValidationError(
             "The price of this model is unknown, so --max-cost cannot be checked: drop "

@@ -68,7 +68,10 @@ def status(
     if not no_refresh and any(_pollable(job) for job in jobs):
         jobs = _refresh_all(_settings(), ledger, jobs)
     if json_out:
-        render.print_json_lines(render.job_view(job) for job in jobs)
+        from grokvid.api.results import job_view
+
+        for job in jobs:
+            render.out(job_view(job).json_line())
     elif ids:
         for i, job in enumerate(jobs):
             if i:
