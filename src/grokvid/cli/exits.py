@@ -133,6 +133,8 @@ OPTION_FOR_FIELD = {
     "image": "--image",
     "state": "--state",
     "no_wait": "--no-wait",
+    "max_cost": "--max-cost",
+    "timeout": "--timeout",
 }
 
 

@@ -51,17 +51,21 @@ def setup_logging() -> None:
 
 
 def sandbox_render_seconds() -> float:
+    """GROKVID_SANDBOX_RENDER_SECONDS for --sandbox; a bad value is a one-line usage error."""
+    import math
+
     raw = os.environ.get("GROKVID_SANDBOX_RENDER_SECONDS", "").strip()
     if not raw:
         return 5.0
     try:
         value = float(raw)
     except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:  # nan fails both comparisons
         raise errors.ConfigError(
-            f"GROKVID_SANDBOX_RENDER_SECONDS={raw!r} is not a number of seconds."
-        ) from None
-    if value < 0:
-        raise errors.ConfigError("GROKVID_SANDBOX_RENDER_SECONDS must be 0 or more.")
+            f"GROKVID_SANDBOX_RENDER_SECONDS={raw!r} is not a number of seconds: set it to "
+            "0 or more, such as 5, or unset it."
+        )
     return value
 
 
