@@ -41,6 +41,11 @@ def plant_files(work: Path) -> None:
     (work / "kept.mp4").write_bytes(b"my precious clip")
     (work / "folder.mp4").mkdir()
     (work / "a-file").write_text("x")
+    victim = work / "victim.txt"
+    victim.write_text("somebody else's file")
+    for name in ("linked.mp4.part", "linked2.mp4.part.meta", "linked3.mp4.part.lock"):
+        (work / name).symlink_to(victim)
+    (work / "dangling.mp4").symlink_to(work / "nowhere.mp4")
     home = Path(os.environ["GROKVID_HOME"])
     home.mkdir(parents=True, exist_ok=True)
 
@@ -92,6 +97,16 @@ GENERATE: dict[str, Bad] = {
     "output-not-mp4": Bad(("-o", "fox.txt", FOX), 2, ("--output", "-o fox.mp4")),
     "output-exists": Bad(("-o", "kept.mp4", FOX), 2, ("--output", "--force")),
     "output-is-a-folder": Bad(("-o", "folder.mp4", FOX), 2, ("--output", "--output-dir")),
+    "output-part-is-a-link": Bad(("-o", "linked.mp4", FOX), 2, ("linked.mp4.part", "remove it")),
+    "output-meta-is-a-link": Bad(
+        ("-o", "linked2.mp4", FOX), 2, ("linked2.mp4.part.meta", "remove it")
+    ),
+    "output-lock-is-a-link": Bad(
+        ("-o", "linked3.mp4", FOX), 2, ("linked3.mp4.part.lock", "remove it")
+    ),
+    "output-dangling-link": Bad(
+        ("-o", "dangling.mp4", "--force", FOX), 2, ("dangling.mp4", "symbolic link")
+    ),
     "output-with-variants": Bad(("-n", "2", "-o", "a.mp4", FOX), 2, ("--output", "--output-dir")),
     "base-url-plain-http": Bad(("--base-url", "http://example.com", FOX), 2, ("base", "https")),
     "sandbox-and-base-url": Bad(

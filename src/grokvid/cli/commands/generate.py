@@ -414,6 +414,11 @@ def _check_output(output: Path | None, folder: Path, force: bool) -> None:
                 "output",
             )
         metadata.check_free(metadata.sidecar_path(output), force=force)
+        from grokvid.api.download import files
+
+        part = files.part_path(output)
+        for path in (output, part, files.meta_path(part), files.lock_path(part)):
+            files.refuse_special(path)  # a planted link is refused before anything is paid
     target = output.parent if output is not None else folder
     field = "output" if output is not None else "output_dir"
     if target.exists() and not target.is_dir():
