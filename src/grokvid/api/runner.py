@@ -311,8 +311,14 @@ class Runner:
             except errors.GrokvidError as exc:
                 self._stopped = exc
                 raise
-        if self.limiter is not None:
-            await self.limiter.acquire()
+        if self.limiter is not None and not await self._take_a_turn(deadline):
+            no_turn = errors.WaitTimeout(
+                f"Job {job.local_id} got no turn in the submit rate shared with other grokvid "
+                "processes before the time limit: nothing was sent. Run it again later, or "
+                "with a longer --timeout."
+            )
+            self._not_sent(job, no_turn, "rate_limited")
+            raise no_turn
         # Before the first byte: a process killed mid-POST leaves "submitting", never "created".
         job = self.ledger.update(job.local_id, state=JobState.SUBMITTING)
         self.events(JobEvent(job.local_id, "submitting", JobState.SUBMITTING))
@@ -322,7 +328,7 @@ class Runner:
                 policy.backoff.initial, policy.backoff.maximum, attempts=10_000
             )
         try:
-            accepted = await submit_by_rule(lambda: self._attempt(client, spec), policy)
+            accepted = await submit_by_rule(lambda: self._attempt(client, spec, deadline), policy)
         except errors.SubmitUnknown as exc:
             self.ledger.update(
                 job.local_id, state=JobState.SUBMIT_UNKNOWN, error_message=exc.message
@@ -370,13 +376,27 @@ class Runner:
         )
         return job
 
-    async def _attempt(self, client: ProviderClient, spec: Spec) -> SubmitAnswer:
+    async def _attempt(self, client: ProviderClient, spec: Spec, deadline: float) -> SubmitAnswer:
         """One POST; a 429 slows every process sharing the key before the engine retries."""
         answer = await client.submit(spec)
         if isinstance(answer, NotActedOn) and not answer.never_sent and self.limiter is not None:
             self.limiter.on_rate_limited(answer.retry_after)
-            await self.limiter.acquire()
+            after = answer.retry_after
+            if after is None or self.clock() + after <= deadline:  # else the engine gives up
+                await self._take_a_turn(deadline)
         return answer
+
+    async def _take_a_turn(self, deadline: float) -> bool:
+        """A token of the shared submit rate, waiting no later than `deadline` (False: none)."""
+        assert self.limiter is not None
+        remaining = deadline - self.clock()
+        if remaining <= 0:
+            return False
+        try:
+            await asyncio.wait_for(self.limiter.acquire(), remaining)
+        except TimeoutError:
+            return False
+        return True
 
     def _settle(self, local_id: str) -> None:
         """Replace a clip's reservation with what it cost (or free it: nothing was made)."""
