@@ -198,7 +198,8 @@ def bad_inputs() -> list[Bad]:
             FOX,
             env=(("GROKVID_SANDBOX_RENDER_SECONDS", value),),
         )
-    for toml in ["duration = ", "[xai\n", "duration = 5\nduration = 6\n", "nosuch = 1\n"]:
+    # (An unknown key, `nosuch = 1`, is ignored on purpose: a newer grokvid's file still loads.)
+    for toml in ["duration = ", "[xai\n", "duration = 5\nduration = 6\n", "duration = [1]\n"]:
         add("config file", "generate", FOX, config=toml)
     add("config file", "config", "set", "nosuch", "1")
     add("config file", "config", "set", "duration", "99")
@@ -212,7 +213,9 @@ def bad_inputs() -> list[Bad]:
     for text in [b"a\x00b", b"\x00", b"fox\x00\n"]:
         add("prompt", "generate", stdin=text)
         add("prompt", "generate", "--prompt-file", f"nul-{text.hex()}.txt")
-    for path in ["/dev/zero", "/dev/urandom", "big-prompt.txt", "missing.txt", ".", "fifo"]:
+    # (A pipe is a fine --prompt-file: `--prompt-file <(make-prompt)` reads one. It waits for
+    # its writer, as `cat` would, so it is not in this table.)
+    for path in ["/dev/zero", "/dev/urandom", "big-prompt.txt", "missing.txt", ".", "/dev/null"]:
         add("prompt", "generate", "--prompt-file", path)
     add("prompt", "generate", stdin=b"x" * 70_000)
     for text in ["", " ", "\t\n", "x" * 10_001]:
@@ -372,6 +375,24 @@ def worded(word: str, *args: str) -> Check:
     return lambda tmp: generate_with(tmp, word, f"{FOX} [sandbox:{word}]", *args)
 
 
+def bounded(prompt: str, timeout: float, **config: Any) -> Check:
+    """--timeout ends the whole command near its limit, exit 5, whatever it was waiting for."""
+
+    def check(tmp: Path) -> tuple[bool, str]:
+        with user(tmp, "bounded", **config) as u:
+            started = time.monotonic()
+            run = u.run("generate", "-d", "1", "--timeout", f"{timeout:g}", prompt)
+            took = time.monotonic() - started
+            problems = consistent(u, run)
+            if run.code != 5 or "grokvid: error:" not in run.stderr:
+                problems.append(f"exit {run.code}: {run.stderr[-160:]}")
+            if took > timeout + 5:  # start-up, the sandbox's answer, the last write
+                problems.append(f"took {took:.1f} s for --timeout {timeout:g}")
+            return not problems, "; ".join(problems) or f"exit 5 after {took:.1f} s"
+
+    return check
+
+
 def wait_for(condition: Callable[[], bool], limit: float = 30) -> bool:
     end = time.monotonic() + limit
     while time.monotonic() < end:
@@ -521,13 +542,14 @@ def planted(name: str) -> Check:
 def broken_ledger(kind: str) -> Check:
     def check(tmp: Path) -> tuple[bool, str]:
         with user(tmp, "ledger") as u:
-            u.home.mkdir(parents=True)
-            path = u.home / "ledger.sqlite3"
+            path = u.home / "data" / "ledger.sqlite3"  # where GROKVID_HOME keeps it
+            path.parent.mkdir(parents=True)
             if kind == "junk":
                 path.write_bytes(b"junk" * 500)
             else:
                 with sqlite3.connect(path) as db:
                     db.execute("CREATE TABLE other (x)")
+                    db.execute("PRAGMA user_version = 2")  # says it is a v2 ledger: it is not
             run = u.run("generate", "-d", "1", FOX)
             errors = [line for line in run.stderr.splitlines() if "error:" in line]
             ok = run.code == 1 and len(errors) == 1 and str(path) in errors[0] and not u.posts()
@@ -551,15 +573,13 @@ def faults() -> dict[str, list[tuple[str, Check]]]:
         "poll fault": [(p, scripted(p)) for p in polls],
         "job fault": [(w, worded(w)) for w in words],
         "time limit": [
-            ("slow download, --timeout 2", worded("slow=3000", "--timeout", "2")),
+            ("slow download, --timeout 2", bounded(f"{FOX} [sandbox:slow=3000]", 2)),
+            ("submit Retry-After 30, --timeout 2", bounded(FOX, 2, faults=["429-retry-after=30"])),
             (
-                "Retry-After 30, --timeout 2",
-                scripted("submit:429-retry-after=30", "--timeout", "2"),
+                "poll Retry-After 30, --timeout 3",
+                bounded(FOX, 3, faults=["poll:429-retry-after=30"]),
             ),
-            (
-                "poll Retry-After 30, --timeout 2",
-                scripted("poll:429-retry-after=30", "--timeout", "2"),
-            ),
+            ("render longer than --timeout 2", bounded(f"{FOX} [sandbox:render=30]", 2)),
         ],
         "signal": [
             ("SIGKILL mid-render", killed(signal.SIGKILL)),

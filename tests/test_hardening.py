@@ -83,6 +83,8 @@ GENERATE: dict[str, Bad] = {
     "image-over-20mb": Bad(("--image", "big.png", FOX), 2, ("--image", "20 MB")),
     "image-missing": Bad(("--image", "nosuch.png", FOX), 2, ("--image", "PNG")),
     "image-not-an-image": Bad(("--image", "notes.png", FOX), 2, ("--image", "PNG")),
+    "image-dev-zero": Bad(("--image", "/dev/zero", FOX), 2, ("--image", "regular file")),
+    "image-a-folder": Bad(("--image", ".", FOX), 2, ("--image", "regular file")),
     "image-plain-http": Bad(("--image", "http://example.com/a.png", FOX), 2, ("--image", "https")),
     "output-dir-proc": Bad(("--output-dir", "/proc", FOX), 2, ("--output-dir", "Choose")),
     "output-dir-sys": Bad(("--output-dir", "/sys", FOX), 2, ("--output-dir", "Choose")),
@@ -159,6 +161,9 @@ STATUS: dict[str, Bad] = {
 DOWNLOAD: dict[str, Bad] = {
     "output-dir-dev-null": Bad(
         ("gv-zzzzzzzz", "--output-dir", "/dev/null"), 2, ("--output-dir", "not a directory")
+    ),
+    "output-dir-under-proc": Bad(
+        ("gv-zzzzzzzz", "--output-dir", "/proc/grokvid/clips"), 2, ("--output-dir", "Choose")
     ),
     "output-dir-proc": Bad(("gv-zzzzzzzz", "--output-dir", "/proc"), 2, ("--output-dir", "Choose")),
     "timeout-inf": Bad(("gv-zzzzzzzz", "--timeout", "inf"), 2, ("--timeout", "number")),
