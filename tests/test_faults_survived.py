@@ -371,7 +371,7 @@ def _ledger_path() -> Path:
 )
 @pytest.mark.parametrize("command", [["status"], ["generate", "-d", "1", FOX]])
 def test_an_unusable_ledger_is_one_line_and_exit_1_and_nothing_is_sent(
-    env: Path, server: SandboxServer, grokvid_env: Path, damage: str, says: str, command: list[str]
+    env: Path, server: SandboxServer, damage: str, says: str, command: list[str]
 ) -> None:
     ledger = _ledger_path()
     ledger.parent.mkdir(parents=True, exist_ok=True)
