@@ -281,10 +281,30 @@ def throttled(
 
 
 def test_a_retry_after_beyond_the_time_limit_gives_up_as_not_sent_everywhere(
-    throttled: SandboxServer,
+    throttled: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import asyncio
+
+    from grokvid.api import runner
+
+    waited: list[float] = []
+    real_limiter_for = runner.limiter_for
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        limiter = real_limiter_for(*args, **kwargs)
+
+        async def sleep(seconds: float) -> None:
+            waited.append(seconds)
+            await asyncio.sleep(seconds)
+
+        if limiter is not None:
+            limiter._sleep = sleep
+        return limiter
+
+    monkeypatch.setattr(runner, "limiter_for", counted)
     code, stdout, stderr = invoke("generate", "--json", "-d", "1", "--timeout", "2", FOX)
     assert code == 5, stderr
+    assert sum(waited) <= 2, "the shared rate's pause for Retry-After: 30 outlived --timeout 2"
     assert posts(throttled) == 1, "did not sit out the 30 s and send again"
     (view,) = [json.loads(line) for line in stdout.splitlines()]
     assert view["state"] == "not-sent"
