@@ -18,7 +18,7 @@ from pathlib import Path
 from grokvid.api import errors, metadata
 from grokvid.api.download import DownloadResult, SaveFailed
 from grokvid.api.events import EventSink, JobEvent, noop
-from grokvid.api.ledger import JobRecord, Ledger
+from grokvid.api.ledger import JobRecord, Ledger, LedgerUnavailable
 from grokvid.api.media import probe
 from grokvid.api.providers.base import Progress
 from grokvid.api.states import JobState
@@ -209,6 +209,13 @@ def resumable(job: JobRecord) -> Iterator[None]:
         if job.local_id not in exc.message:
             exc.message = f"{exc.message.rstrip('.')}. {resume_hint(job)}"
         raise
+    except LedgerUnavailable as exc:  # mid-render: the job is paid and safe at the service
+        request = f" (request {job.request_id})" if job.request_id else ""
+        raise errors.LedgerWriteFailed(
+            f"{exc.message.rstrip('.')}. {resume_hint(job)}{request}",
+            local_id=job.local_id,
+            request_id=job.request_id,
+        ) from exc
 
 
 def _human(seconds: float) -> str:

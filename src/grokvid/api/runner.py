@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from grokvid.api import errors, jobs, metadata, retry
-from grokvid.api.download import DownloadResult, download_clip, sha256_of
+from grokvid.api.download import (
+    DownloadBusy,
+    DownloadResult,
+    download_clip,
+    download_in_progress,
+    finished_clip,
+    remove_leftover_part,
+    sha256_of,
+)
 from grokvid.api.events import EventSink, JobEvent
 from grokvid.api.jobs import ClipResult, now
 from grokvid.api.ledger import JobRecord, Ledger
@@ -36,6 +44,9 @@ if TYPE_CHECKING:
 
 Outcome = ClipResult | JobRecord | errors.GrokvidError
 URL_REFRESHES = 2  # fresh URLs to ask for when the video host says 403/404/410
+# How long a clip another process finished downloading may take to reach the ledger (its
+# probe and sidecar) before this one concludes it stopped and fetches the clip itself.
+OTHER_FINISH_GRACE = 5.0
 
 
 def _noop(event: JobEvent) -> None:
@@ -337,7 +348,10 @@ class Runner:
             )
         if changed:
             options = RunOptions(options.wait, options.timeout, True, options.output_dir)
-        return await self._see_through(job, options, deadline, dest)
+        saved = await self._see_through(job, options, deadline, dest)
+        if saved.path != planned.absolute():
+            remove_leftover_part(planned)  # e.g. a full folder's .part: the clip is elsewhere now
+        return saved
 
     def _check_host(self, job: JobRecord) -> None:
         """A key goes only to the host it is configured for, never to a job's old host."""
@@ -360,8 +374,14 @@ class Runner:
             except errors.GrokvidError as exc:
                 self._stopped = exc
                 raise
-        if self.limiter is not None:
-            await self.limiter.acquire()
+        if self.limiter is not None and not await self._take_a_turn(deadline):
+            no_turn = errors.WaitTimeout(
+                f"Job {job.local_id} got no turn in the submit rate shared with other grokvid "
+                "processes before the time limit: nothing was sent. Run it again later, or "
+                "with a longer --timeout."
+            )
+            self._not_sent(job, no_turn, "rate_limited")
+            raise no_turn
         # Before the first byte: a process killed mid-POST leaves "submitting", never "created".
         job = self.ledger.update(job.local_id, state=JobState.SUBMITTING)
         self.events(JobEvent(job.local_id, "submitting", JobState.SUBMITTING))
@@ -371,7 +391,7 @@ class Runner:
                 policy.backoff.initial, policy.backoff.maximum, attempts=10_000
             )
         try:
-            accepted = await submit_by_rule(lambda: self._attempt(client, spec), policy)
+            accepted = await submit_by_rule(lambda: self._attempt(client, spec, deadline), policy)
         except errors.SubmitUnknown as exc:
             self.ledger.update(
                 job.local_id, state=JobState.SUBMIT_UNKNOWN, error_message=exc.message
@@ -420,15 +440,29 @@ class Runner:
         )
         return job
 
-    async def _attempt(self, client: ProviderClient, spec: Spec) -> SubmitAnswer:
+    async def _attempt(self, client: ProviderClient, spec: Spec, deadline: float) -> SubmitAnswer:
         """One POST; a 429 slows every process sharing the key before the engine retries."""
         answer = await client.submit(spec)
         if isinstance(answer, NotActedOn) and not answer.never_sent:  # a 429 reached us
             self.rate_limited += 1
         if isinstance(answer, NotActedOn) and not answer.never_sent and self.limiter is not None:
             self.limiter.on_rate_limited(answer.retry_after)
-            await self.limiter.acquire()
+            after = answer.retry_after
+            if after is None or self.clock() + after <= deadline:  # else the engine gives up
+                await self._take_a_turn(deadline)
         return answer
+
+    async def _take_a_turn(self, deadline: float) -> bool:
+        """A token of the shared submit rate, waiting no later than `deadline` (False: none)."""
+        assert self.limiter is not None
+        remaining = deadline - self.clock()
+        if remaining <= 0:
+            return False
+        try:
+            await asyncio.wait_for(self.limiter.acquire(), remaining)
+        except TimeoutError:
+            return False
+        return True
 
     def _settle(self, local_id: str) -> None:
         """Replace a clip's reservation with what it cost (or free it: nothing was made)."""
@@ -553,10 +587,7 @@ class Runner:
             try:
                 remaining = max(1.0, deadline - self.clock())
                 result = await asyncio.wait_for(
-                    download_clip(
-                        job.video_url or "", dest, force=options.force, on_progress=progress
-                    ),
-                    remaining,
+                    self._download_or_wait(job, dest, options.force, progress), remaining
                 )
                 break
             except TimeoutError:
@@ -577,10 +608,48 @@ class Runner:
                         message="video URL expired; fetched a fresh one",
                     )
                 )
+        if isinstance(result, ClipResult):
+            return result  # another grokvid process saved it
         saved = await jobs.finish(self.ledger, job, result, emit=self.events)
         if self.previews:
             await self._make_previews(saved)
         return saved
+
+    async def _download_or_wait(
+        self,
+        job: JobRecord,
+        dest: Path,
+        force: bool,
+        progress: Callable[[int, int | None], None],
+    ) -> DownloadResult | ClipResult:
+        """download_clip; when another process is fetching the same clip, its saved clip."""
+        while True:
+            try:
+                return await download_clip(
+                    job.video_url or "", dest, force=force, on_progress=progress
+                )
+            except DownloadBusy:
+                other = await self._other_download(job, dest)
+                if other is not None:
+                    return other
+
+    async def _other_download(self, job: JobRecord, dest: Path) -> ClipResult | None:
+        """Wait for the process downloading this clip: its file once the ledger records it,
+        or None if it stopped without saving (then this process fetches the clip)."""
+        free_since: float | None = None
+        while True:
+            current = self.ledger.get(job.local_id)
+            if current is not None and current.state == JobState.DOWNLOADED:
+                kept = await self._kept_clip(current, Path(current.output_path or dest))
+                if kept is not None:
+                    return kept
+            if download_in_progress(dest):
+                free_since = None
+            elif free_since is None:
+                free_since = self.clock()
+            elif self.clock() - free_since > OTHER_FINISH_GRACE:
+                return None
+            await self.sleep(0.2)
 
     async def _make_previews(self, saved: ClipResult, *, force: bool = False) -> None:
         """Pictures from the saved file itself; a clip that can't be decoded only warns."""
@@ -623,19 +692,13 @@ class Runner:
         return await jobs.finish(self.ledger, job, result, emit=self.events)
 
     async def _own_finished_clip(self, job: JobRecord, dest: Path) -> ClipResult | None:
-        """A clip saved by an earlier run that was cut off before the ledger said so."""
-        if job.sha256 is None or not dest.is_file():
-            return None
-        digest = await asyncio.to_thread(sha256_of, dest)
-        if digest != job.sha256:
-            return None
-        result = DownloadResult(
-            path=dest.absolute(),
-            bytes=dest.stat().st_size,
-            sha256=digest,
-            content_type=None,
-            resumed_from=0,
+        """A clip saved by an earlier run that was cut off before the ledger said so: the
+        download's finished-marker, or the ledger's size and sha256, vouch for it."""
+        result = await finished_clip(
+            dest.absolute(), expect_sha256=job.sha256, expect_bytes=job.bytes
         )
+        if result is None:
+            return None
         return await jobs.finish(self.ledger, job, result, emit=self.events)
 
     # --- interrupts ----------------------------------------------------------------------

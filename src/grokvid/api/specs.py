@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -70,20 +71,27 @@ class MediaInput(BaseModel):
             )
         path = Path(source).expanduser()
         try:
-            size = path.stat().st_size
+            st = path.stat()
         except OSError as exc:
             raise ValidationError(
                 f"Cannot read {source}: {exc.strerror}. Give a PNG, JPEG or WebP file, or an "
                 "https:// URL.",
                 kind,
             ) from exc
+        if not stat.S_ISREG(st.st_mode):  # /dev/zero or a pipe would be read without end
+            raise ValidationError(
+                f"{source} is not a regular file (a folder, device or pipe): give a PNG, JPEG "
+                "or WebP file, or an https:// URL.",
+                kind,
+            )
+        size = st.st_size
         if kind == "image" and size > MAX_IMAGE_BYTES:
             raise ValidationError(
                 f"{source} is {size / 1e6:.1f} MB; the service takes images up to "
                 f"{MAX_IMAGE_BYTES // (1024 * 1024)} MB. Scale it down or give an https:// URL.",
                 kind,
             )
-        data = _read(path, source, kind)
+        data = _read(path, source, kind, size)
         mime = image_type(data[:16]) if kind == "image" else "video/mp4"
         if mime is None:
             raise ValidationError(
@@ -102,7 +110,8 @@ class MediaInput(BaseModel):
         """The media as a `data:` URI (a file is read again and checked against its sha256)."""
         if self.file is None:
             return self.url or ""
-        data = _read(Path(self.file), self.file, self.kind)
+        size = self.bytes if self.bytes is not None else MAX_IMAGE_BYTES
+        data = _read(Path(self.file), self.file, self.kind, size)
         if self.sha256 is not None and hashlib.sha256(data).hexdigest() != self.sha256:
             raise ValidationError(
                 f"{self.file} changed since the request was checked; run the command again.",
@@ -128,11 +137,16 @@ class MediaInput(BaseModel):
         return Path(self.file).stem if self.file else "image"
 
 
-def _read(path: Path, shown: str, kind: str) -> bytes:
+def _read(path: Path, shown: str, kind: str, size: int) -> bytes:
+    """The file's bytes, never more than `stat` said it held (plus one, to see it grow)."""
     try:
-        return path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(size + 1)
     except OSError as exc:
         raise ValidationError(f"Cannot read {shown}: {exc.strerror}.", kind) from exc
+    if len(data) > size:
+        raise ValidationError(f"{shown} changed while grokvid read it: try again.", kind)
+    return data
 
 
 def _data_uri_bytes(uri: str) -> bytes:

@@ -46,6 +46,8 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     """The documented exit code for an error (README: "Exit codes")."""
     from grokvid.api.budget import BudgetExceeded
 
+    if _is_ledger_failure(exc):
+        return ExitCode.UNEXPECTED  # a local I/O failure, not a bad flag: README's code 1
     match exc:
         case BudgetExceeded():
             return ExitCode.BUDGET
@@ -72,6 +74,13 @@ def exit_code_for(exc: BaseException) -> ExitCode:
         case errors.Interrupted() | KeyboardInterrupt():
             return ExitCode.INTERRUPTED
     return ExitCode.UNEXPECTED
+
+
+def _is_ledger_failure(exc: BaseException) -> bool:
+    """A LedgerUnavailable, without importing the ledger (and sqlite3) to ask: an error of
+    that class can only exist once its module is loaded."""
+    connection = sys.modules.get("grokvid.api.ledger.connection")
+    return connection is not None and isinstance(exc, connection.LedgerUnavailable)
 
 
 class _Invocation:
@@ -230,12 +239,14 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def print_traceback(exc: BaseException) -> None:
-    """With --debug (or GROKVID_DEBUG=1): the traceback of a failure, per job too."""
-    if debug_enabled():
+def print_job_error(exc: BaseException) -> None:
+    """One job's failure, as the renderer reports it: its traceback first under --debug (the
+    top-level handler never sees per-job errors), then the one `grokvid: error:` line."""
+    if debug_enabled() and exc.__traceback__ is not None:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
+    _print_error(exc)
 
 
 def _print_error(exc: BaseException, prefix: str = "error") -> None:

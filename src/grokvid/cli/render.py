@@ -254,14 +254,13 @@ def report_outcomes(ledger: Ledger, outcomes: list[tuple[str, object]], json_out
     from grokvid.api.jobs import ClipResult
     from grokvid.api.ledger import JobRecord
     from grokvid.api.results import job_view as view
-    from grokvid.cli.exits import describe, exit_code_for, print_traceback
+    from grokvid.cli.exits import exit_code_for, print_job_error
 
     code = 0
     for local_id, outcome in outcomes:
         if isinstance(outcome, BaseException):
             code = code or exit_code_for(outcome)
-            print_traceback(outcome)
-            note(f"error: {describe(outcome)}")
+            print_job_error(outcome)
             job = ledger.get(local_id)
             if json_out and job is not None:
                 out(view(job).json_line())

@@ -26,6 +26,7 @@ from grokvid.api import errors
 from grokvid.api.download import files
 from grokvid.api.download.fetch import DownloadResult, Fetch, ProgressCallback, Restart, Retry
 from grokvid.api.download.files import (
+    DownloadBusy,
     Finished,
     PartMeta,
     SaveFailed,
@@ -36,10 +37,13 @@ from grokvid.api.download.files import (
 from grokvid.api.retry import Backoff
 
 __all__ = [
+    "DownloadBusy",
     "DownloadResult",
     "ProgressCallback",
     "SaveFailed",
     "download_clip",
+    "download_in_progress",
+    "finished_clip",
     "part_path",
     "remove_leftover_part",
     "sha256_of",
@@ -149,13 +153,42 @@ async def _already_saved(
     return None
 
 
+async def finished_clip(
+    dest: Path, *, expect_sha256: str | None = None, expect_bytes: int | None = None
+) -> DownloadResult | None:
+    """The clip an earlier download_clip saved at `dest` and was cut off before reporting
+    (its finished-marker says so), or the one `expect_sha256` and `expect_bytes` describe;
+    None if `dest` is anything else. Never follows a link."""
+    dest = Path(dest)
+    if not dest.is_file() or dest.is_symlink():
+        return None
+    return await _already_saved(dest, expect_sha256, expect_bytes)
+
+
 def remove_leftover_part(dest: Path) -> bool:
     """Delete `<dest>.part` and its `.part.meta`, e.g. in a full folder once the clip was saved
-    elsewhere. Returns True if there was a .part; links are removed, never followed."""
+    elsewhere. Returns True if there was a .part; links are removed, never followed. A .part
+    another grokvid is writing right now is left alone (False)."""
     part = part_path(Path(dest))
     existed = os.path.lexists(part)
-    files.discard(part)
-    return existed
+    if not existed:
+        return False
+    try:
+        with files.exclusive(part):
+            files.discard(part)
+    except DownloadBusy:
+        return False
+    return True
+
+
+def download_in_progress(dest: Path) -> bool:
+    """Whether another grokvid process is downloading the clip for `dest` right now."""
+    part = part_path(Path(dest))
+    try:
+        with files.exclusive(part):
+            return False
+    except DownloadBusy:
+        return True
 
 
 async def _with_retries(fetch: Fetch, backoff: Backoff) -> DownloadResult:

@@ -29,6 +29,10 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO must not hang the open
 SaveFailed = errors.SaveFailed
 
 
+class DownloadBusy(errors.NetworkError):
+    """Another grokvid process holds this clip's .part: it is downloading the same clip."""
+
+
 def save_failed(exc: OSError, path: Path) -> SaveFailed:
     reason = exc.strerror or str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -217,7 +221,7 @@ def exclusive(part: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise errors.NetworkError(
+            raise DownloadBusy(
                 f"{part.name.removesuffix('.part')} is being downloaded by another grokvid "
                 "process: wait for it to finish, then run the command again."
             ) from None

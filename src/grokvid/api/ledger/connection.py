@@ -93,12 +93,12 @@ def unusable(path: Path, exc: BaseException) -> ConfigError:
             f"Disk I/O error on the job ledger {path}: check the disk, then run again."
         )
     if "no such table" in text:
-        return ConfigError(
+        return LedgerUnavailable(
             f"The job ledger {path} has no jobs table: move the file aside and run again to "
             "start a new ledger."
         )
     if "not a database" in text or "malformed" in text or "file is encrypted" in text:
-        return ConfigError(
+        return LedgerUnavailable(
             f"The job ledger {path} is not a readable SQLite database ({exc}): "
             "move it aside and run again."
         )

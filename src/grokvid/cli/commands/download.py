@@ -76,14 +76,19 @@ def download(
         )
 
     if output_dir is not None:
+        from grokvid.api import errors
         from grokvid.cli.commands.generate import probe_writable
 
         folder = output_dir.expanduser()
         if folder.exists() and not folder.is_dir():
-            from grokvid.api import errors
-
             raise errors.ValidationError(f"{folder.absolute()} is not a directory.", "output_dir")
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise errors.ValidationError(
+                f"Cannot create {folder.absolute()}: {exc.strerror}. Choose another folder.",
+                "output_dir",
+            ) from None
         probe_writable(folder, "output_dir")
     cfg = session.settings({"base_url": base_url})
     ledger = Ledger()

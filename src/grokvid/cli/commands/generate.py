@@ -312,15 +312,16 @@ def _read_prompt(prompt: str | None, prompt_file: Path | None, *, optional: bool
         return _checked_text(_argv_text(prompt), "PROMPT")
     if prompt_file is not None:
         if str(prompt_file) == "-":
-            return _checked_text(_decode(_read_bounded(sys.stdin.buffer), "stdin"), "stdin").strip()
+            return _from_stdin()
+        where = f"--prompt-file {prompt_file}"
         try:
             with open(prompt_file, "rb") as handle:
-                data = _read_bounded(handle)
+                data = _read_bounded(handle, where)
         except OSError as exc:
             raise errors.ValidationError(
-                f"Cannot read --prompt-file {prompt_file}: {exc.strerror}.", "prompt_file"
+                f"Cannot read {where}: {exc.strerror}. Give a UTF-8 text file, or - for stdin.",
+                "prompt_file",
             ) from exc
-        where = f"--prompt-file {prompt_file}"
         return _checked_text(_decode(data, where), where).strip()
     if sys.stdin is None or sys.stdin.isatty():
         if optional:
@@ -330,22 +331,33 @@ def _read_prompt(prompt: str | None, prompt_file: Path | None, *, optional: bool
             "with --prompt-file PATH, or on stdin.",
             "prompt",
         )
+    return _from_stdin()
+
+
+def _from_stdin() -> str:
     # `echo "..." |` ends the prompt with a newline
-    return _checked_text(_decode(_read_bounded(sys.stdin.buffer), "stdin"), "stdin").strip()
+    return _checked_text(
+        _decode(_read_bounded(sys.stdin.buffer, "stdin"), "stdin"), "stdin"
+    ).strip()
 
 
-def _read_bounded(handle: Any) -> bytes:
+def _read_bounded(handle: Any, where: str) -> bytes:
     """At most MAX_PROMPT_BYTES: a prompt from /dev/zero is a usage error, not a MemoryError."""
     from grokvid.api import errors
 
     data = handle.read(MAX_PROMPT_BYTES + 1)
     if len(data) > MAX_PROMPT_BYTES:
         raise errors.ValidationError(
-            f"The prompt is over {MAX_PROMPT_BYTES // 1024} KiB; the limit is 10,000 characters. "
-            "Shorten it.",
-            "prompt_file",
+            f"The prompt from {where} is over {MAX_PROMPT_BYTES // 1024} KiB; the limit is "
+            "10,000 characters. Shorten it.",
+            _field_of(where),
         )
     return bytes(data)
+
+
+def _field_of(where: str) -> str | None:
+    """The message already names stdin; an option's name is added by the error's `field`."""
+    return "prompt_file" if where.startswith("--prompt-file") else None
 
 
 def _decode(data: bytes, where: str) -> str:
@@ -356,7 +368,7 @@ def _decode(data: bytes, where: str) -> str:
     except UnicodeDecodeError as exc:
         raise errors.ValidationError(
             f"The prompt from {where} is not valid UTF-8 (byte {exc.start}): save it as UTF-8.",
-            "prompt_file",
+            _field_of(where),
         ) from None
 
 
@@ -423,6 +435,11 @@ def _check_output(output: Path | None, folder: Path, force: bool) -> None:
                 "output",
             )
         metadata.check_free(metadata.sidecar_path(output), force=force)
+        from grokvid.api.download import files
+
+        part = files.part_path(output)
+        for path in (output, part, files.meta_path(part), files.lock_path(part)):
+            files.refuse_special(path)  # a planted link is refused before anything is paid
     target = output.parent if output is not None else folder
     field = "output" if output is not None else "output_dir"
     if target.exists() and not target.is_dir():

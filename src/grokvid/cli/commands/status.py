@@ -65,6 +65,8 @@ def status(
     else:
         known = _ledger_states(states)
         jobs = ledger.list(limit=limit, states=known or None) if known != [] else []
+        for skipped in ledger.skipped:  # a row this version cannot read: the rest still show
+            render.note(f"warning: {skipped}")
     if not no_refresh and any(_pollable(job) for job in jobs):
         jobs = _refresh_all(_settings(), ledger, jobs)
     if json_out:
