@@ -212,9 +212,13 @@ def test_existing_dest_is_refused_without_force(tmp_path: Path) -> None:
     dest = tmp_path / "a.mp4"
     dest.write_bytes(b"keep me")
     script = Script([serve(fake_mp4())])
-    with pytest.raises(errors.ValidationError, match="already exists: pass --force") as info:
+    with pytest.raises(errors.ValidationError, match="already exists: pass force=True") as info:
         fetch(dest, script)
     assert info.value.field == "output"
+    # The command line spells the same message in its own terms.
+    from grokvid.cli.exits import describe
+
+    assert "already exists: pass --force to overwrite" in describe(info.value)
     assert script.requests == []
     assert dest.read_bytes() == b"keep me"
 
@@ -710,7 +714,9 @@ def test_a_symlink_at_any_of_the_download_names_is_refused(tmp_path: Path, name:
     for force in (False, True):
         with pytest.raises(errors.ValidationError) as info:
             fetch(out / "a.mp4", script, force=force)
-        assert str(info.value) == (
+        from grokvid.cli.exits import for_cli
+
+        assert for_cli(info.value.message) == (
             f"{out / name} is a symbolic link, not a regular file: grokvid will not write "
             "through it; remove it or choose another --output."
         )

@@ -35,12 +35,13 @@ from pathlib import Path
 _TOKEN = re.compile("\u2039([a-z_]+)(?::([^\u203a]*))?\u203a")
 PYTHON_TERMS = {
     "force": "force=True",
-    "output": "output=",
-    "output_dir": "output_dir=",
+    "output": "output",
+    "output_dir": "output_dir",
     "wait": "wait=True",
-    "base_url": "base_url=",
-    "timeout": "timeout=",
+    "base_url": "base_url",
+    "timeout": "timeout",
     "sandbox": "a sandbox",
+    "fail_fast": "fail_fast",
 }
 
 

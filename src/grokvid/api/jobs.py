@@ -165,7 +165,7 @@ def raise_if_unsent(job: JobRecord) -> None:
 def sandbox_gone(job: JobRecord) -> errors.JobFailed:
     return errors.JobFailed(
         f"Job {job.local_id} ran on the built-in sandbox, which stopped with its command: the "
-        "clip can't be fetched again. Generate it again with --sandbox.",
+        f"clip can't be fetched again. Generate it again with {errors.option('sandbox')}.",
         state="expired",
         request_id=job.request_id,
     )
@@ -191,7 +191,7 @@ def resume_hint(job: JobRecord) -> str:
     """How to pick a paid job up again, said the same way by every message."""
     if job.provider == "sandbox":
         return f"Job {job.local_id} ran on the built-in sandbox, which stops with its command."
-    return f"Job {job.local_id} goes on at the service: grokvid download {job.local_id} --wait"
+    return f"Job {job.local_id} goes on at the service: {errors.resume(job.local_id)}"
 
 
 @contextmanager

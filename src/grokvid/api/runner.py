@@ -181,8 +181,8 @@ class Runner:
                 except errors.GrokvidError as exc:
                     if self.fail_fast and self._stopped is None:
                         self._stopped = errors.JobFailed(
-                            f"Not submitted: an earlier clip failed and --fail-fast is on "
-                            f"({job.local_id}).",
+                            "Not submitted: an earlier clip failed and "
+                            f"{errors.option('fail_fast')} is on ({job.local_id}).",
                             state="not-sent",
                             code="fail_fast",
                         )
@@ -225,8 +225,8 @@ class Runner:
                 except errors.GrokvidError as exc:
                     if self.fail_fast and self._stopped is None:
                         self._stopped = errors.JobFailed(
-                            f"Not submitted: an earlier clip failed and --fail-fast is on "
-                            f"({job.local_id}).",
+                            "Not submitted: an earlier clip failed and "
+                            f"{errors.option('fail_fast')} is on ({job.local_id}).",
                             state="not-sent",
                             code="fail_fast",
                         )
@@ -316,7 +316,9 @@ class Runner:
             if own is not None:
                 return own
             raise errors.ValidationError(
-                f"{dest} already exists: pass --force to overwrite, or use --output-dir.", "output"
+                f"{dest} already exists: pass {errors.option('force')} to overwrite, or use "
+                f"{errors.option('output_dir')}.",
+                "output",
             )
         jobs.raise_if_unsent(job)
         if job.provider == "sandbox" and self.endpoint.label != "sandbox":
@@ -343,7 +345,7 @@ class Runner:
         if job.state == JobState.PENDING and not options.wait:
             raise errors.WaitTimeout(
                 f"Job {job.local_id} is still rendering ({job.progress or 0}%): "
-                f"add --wait, e.g. grokvid download {job.local_id} --wait",
+                f"add {errors.option('wait')}: {errors.resume(job.local_id)}",
                 request_id=job.request_id,
             )
         if changed:
@@ -359,7 +361,7 @@ class Runner:
             raise errors.ValidationError(
                 f"Job {job.local_id} was sent to {job.base_url}, but grokvid is configured for "
                 f"{self.endpoint.base_url}. To reach it with your key, run with "
-                f"--base-url {job.base_url} (or GROKVID_BASE_URL={job.base_url}).",
+                f"{errors.option('base_url')} {job.base_url} (or GROKVID_BASE_URL={job.base_url}).",
                 "base_url",
             )
 
@@ -378,7 +380,7 @@ class Runner:
             no_turn = errors.WaitTimeout(
                 f"Job {job.local_id} got no turn in the submit rate shared with other grokvid "
                 "processes before the time limit: nothing was sent. Run it again later, or "
-                "with a longer --timeout."
+                f"with a longer {errors.option('timeout')}."
             )
             self._not_sent(job, no_turn, "rate_limited")
             raise no_turn
@@ -504,7 +506,7 @@ class Runner:
             raise errors.LedgerWriteFailed(
                 f"Job {job.local_id} was accepted as request {request_id}, but the ledger "
                 f"{self.ledger.path} could not record it ({exc}). Free space, then fetch it "
-                f"with: grokvid download {request_id} --wait",
+                f"with: {errors.resume(request_id)}",
                 local_id=job.local_id,
                 request_id=request_id,
             ) from exc
@@ -721,7 +723,7 @@ class Runner:
                 resumable.append(local_id)
         parts = []
         if resumable:
-            parts.append(f"resume with: grokvid download {' '.join(resumable)} --wait")
+            parts.append(f"resume with: {errors.resume(' '.join(resumable))}")
         if unknown:
             console = registry.get(self.endpoint.provider).info.console
             parts.append(

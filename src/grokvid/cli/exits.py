@@ -177,6 +177,7 @@ CLI_TERMS = {
     "base_url": "--base-url",
     "timeout": "--timeout",
     "sandbox": "--sandbox",
+    "fail_fast": "--fail-fast",
 }
 
 

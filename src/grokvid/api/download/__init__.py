@@ -85,7 +85,8 @@ async def download_clip(
         files.refuse_special(dest)  # a link, even to a folder, is named as a link
     if dest.is_dir():
         raise errors.ValidationError(
-            f"{dest} is a directory: give a file name for --output.", field="output"
+            f"{dest} is a directory: give a file name for {errors.option('output')}.",
+            field="output",
         )
     part = part_path(dest)
     for path in (dest, part, meta_path(part), files.lock_path(part)):
@@ -98,8 +99,8 @@ async def download_clip(
             saved = await _already_saved(dest, expect_sha256, expect_bytes)
             if saved is None:
                 raise errors.ValidationError(
-                    f"{dest} already exists: pass --force to overwrite, or choose another "
-                    "--output.",
+                    f"{dest} already exists: pass {errors.option('force')} to overwrite, or choose "
+                    f"another {errors.option('output')}.",
                     field="output",
                 )
             return saved
@@ -116,8 +117,8 @@ async def download_clip(
 
         if not force and dest.exists():  # appeared while we were downloading
             raise errors.ValidationError(
-                f"{dest} appeared during the download: pass --force to overwrite, or choose "
-                f"another --output. The clip is kept in {part}.",
+                f"{dest} appeared during the download: pass {errors.option('force')} to overwrite, "
+                f"or choose another {errors.option('output')}. The clip is kept in {part}.",
                 field="output",
             )
         files.refuse_special(dest)  # checked again: the rename must not replace a planted link

@@ -76,7 +76,7 @@ def _kind(mode: int) -> str:
 def _refusal(path: Path, what: str) -> errors.ValidationError:
     return errors.ValidationError(
         f"{path} is {what}, not a regular file: grokvid will not write through it; remove it "
-        "or choose another --output.",
+        f"or choose another {errors.option('output')}.",
         field="output",
     )
 
