@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from grokvid.api.batch.templates import Template, TemplateError, slug
+from grokvid.api.batch.templates import Template, TemplateError
+from grokvid.api.jobs import slugify
 
 DEFAULT_NAME = "{slug}-{short}"
 EXTENSION = ".mp4"
@@ -31,7 +32,7 @@ def name_values(
     values: dict[str, object] = dict(variables)
     values.update(
         index=index,
-        slug=slug(prompt),
+        slug=slugify(prompt),  # drops [sandbox:…] notes, as generate's names do
         short=fingerprint[:SHORT_LEN],
         variant=variant,
         model=model,

@@ -118,6 +118,7 @@ class BatchJobs:
         default_factory=list
     )  # failed / unknown, not retried
     clips: dict[str, PlannedClip] = field(default_factory=dict)  # local id -> clip
+    batch_id: str | None = None  # this run's id, on every row it creates
 
     @property
     def ids(self) -> list[str]:
@@ -129,7 +130,7 @@ def prepare(
 ) -> BatchJobs:
     """Write a `created` row for every clip to submit (before any money can be spent) and
     sort the others into pick-ups and reports."""
-    out = BatchJobs()
+    out = BatchJobs(batch_id=batch_id)
     to_create: list[tuple[PlannedClip, ClipPlan]] = []
     for clip in plan.clips:
         record = clip.record if isinstance(clip.record, JobRecord) else None

@@ -82,6 +82,8 @@ def _run(args: BatchArgs) -> int:
     ci_mode.check_mode(args.ci)
     _check_flags(args, cfg)
     source = read_batch(args.file, args.fmt)
+    if not source.items and not source.problems:
+        _note(f"warning: {source.name} has no items", args.quiet)
     ledger = Ledger()
     plan, checks = _plan(args, cfg, source, ledger)
     for warning, count in checks.warnings.items():
@@ -242,9 +244,11 @@ def _execute(
     if budget is not None:
         budget.check_plan(plan.estimated_cost_usd, unpriced=plan.unpriced)
     current = rate if limiter is None else min(rate, limiter.state().rate)
+    batch_id = f"b-{uuid.uuid4().hex[:10]}"
     line = plan.summary_line(current)
     if endpoint.label == "sandbox":
         line += " (the sandbox charges nothing)"
+    line += f"; batch {batch_id}"
     stats = RunStats(rate)
     display = BatchDisplay(
         total=len(plan.clips),
@@ -268,7 +272,7 @@ def _execute(
     )
     with display:
         display.say(line)
-        batch = prepare(plan, runner, checks, batch_id=f"b-{uuid.uuid4().hex[:10]}")
+        batch = prepare(plan, runner, checks, batch_id=batch_id)
         display.to_submit = len(batch.created)
         timeout = args.timeout or plan.estimated_submit_seconds(current) + EXTRA_SECONDS
         from grokvid.cli.batch.report import Reporter

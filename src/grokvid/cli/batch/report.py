@@ -132,6 +132,7 @@ class Reporter:
             rate_limited=rate_limited,
             exit_code=code,
             submitted_ids={job.local_id for job in self.batch.created},
+            batch_id=self.batch.batch_id,
         )
         if self.args.summary is not None:
             write_summary(self.args.summary, summary)

@@ -1,0 +1,66 @@
+"""What a new user's trial of `grokvid batch` found: ids, wording, names, order, messages."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from grokvid.cli.main import app
+from grokvid.sandbox import SandboxServer
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_batch_id_is_shown_and_finds_the_batch_by_prefix(
+    env: Path, server: SandboxServer
+) -> None:
+    write(env / "s.txt", "a kite over a beach [sandbox:render=1]\na fox in snow\n")
+    args = ("batch", "s.txt", "-d", "1", "--rate", "50", "--summary", "run.json")
+    code, stdout, stderr = invoke(*args)
+    assert code == 0, stderr
+    plan_line = next(line for line in stderr.splitlines() if "to submit" in line)
+    found = re.search(r"batch (b-[0-9a-f]{10})", plan_line)
+    assert found, plan_line
+    batch_id = found[1]
+    summary = json.loads((env / "run.json").read_text())
+    assert summary["batch_id"] == batch_id
+    assert f"batch {batch_id} finished" in stderr
+    # The words say each thing once, and nothing about 429s that never came.
+    assert re.search(r"2 of 2 clips saved$", stderr, re.MULTILINE), stderr
+    assert "(2 saved)" not in stderr and "429" not in stderr
+    # {slug} drops the sandbox's bracketed notes, as generate's names do.
+    names = sorted(Path(p).name for p in stdout.split())
+    assert names[0].startswith("a-fox-in-snow-") and names[1].startswith("a-kite-over-a-beach-")
+    assert not any("sandbox" in n for n in names)
+
+    code, stdout, stderr = invoke("status", "--json")
+    assert code == 0, stderr
+    assert {json.loads(line)["batch_id"] for line in stdout.splitlines()} == {batch_id}
+    code, stdout, stderr = invoke("gallery", "--batch", batch_id[:6], "-o", "g.html")
+    assert code == 0, stderr
+    assert "gallery of 2 clip(s)" in stderr
+    code, _, stderr = invoke("gallery", "--batch", "b-", "-o", "g.html")
+    assert code == 2 and "at least 4 characters" in stderr
+
+    code, stdout, stderr = invoke(*args)  # everything reused: no render figures of old runs
+    assert code == 0, stderr
+    assert "2 of 2 clips saved (2 reused)" in stderr
+    assert "slowest render" not in stderr
+
+
+def test_an_empty_text_file_is_a_warning(env: Path) -> None:
+    write(env / "empty.txt", "# nothing yet\n\n")
+    code, stdout, stderr = invoke("batch", "empty.txt", "--rate", "50")
+    assert code == 0, stderr
+    assert "warning: empty.txt has no items" in stderr
