@@ -64,3 +64,66 @@ def test_an_empty_text_file_is_a_warning(env: Path) -> None:
     code, stdout, stderr = invoke("batch", "empty.txt", "--rate", "50")
     assert code == 0, stderr
     assert "warning: empty.txt has no items" in stderr
+
+
+def test_one_run_lists_every_problem_in_file_order_blamed_where_the_value_was_written(
+    env: Path,
+) -> None:
+    write(
+        env / "bad.yaml",
+        "defaults: {duration: 50}\n"
+        "matrix:\n  animal: [fox, otter]\n  resolution: [480p, 1080p]\n"
+        "prompt: 'a {animal} {missing}'\n",
+    )
+    code, stdout, stderr = invoke("batch", "bad.yaml", "--dry-run")
+    assert code == 2 and stdout == ""
+    errors = [line for line in stderr.splitlines() if line.startswith("grokvid: error:")]
+    where = [
+        re.sub(r"^grokvid: error: (bad\.yaml: (matrix \{[^}]*\}|[^:]*)).*", r"\1", e)
+        for e in errors
+    ]
+    assert where == [
+        "bad.yaml: prompt",
+        "bad.yaml: defaults.duration",
+        "bad.yaml: matrix {animal: fox, resolution: 1080p}",
+        "bad.yaml: matrix {animal: otter, resolution: 1080p}",
+    ], stderr
+    assert "uses {missing}" in errors[0] and "duration 50 is out of range" in errors[1]
+    assert "1080p" in errors[2] and "(and" not in stderr
+    assert "4 problems in bad.yaml" in stderr
+
+    write(
+        env / "bad.jsonl",
+        '{"prompt": "one"}\n{"prompt": "two", "duration": 99}\n{oops\n'
+        '{"prompt": "four", "resolution": "4k", "aspect_ratio": "5:4"}\n'
+        + '{"prompt": "more"}\n' * 2
+        + '{"prompt": "", "variants": 9}\n'
+        + "".join(f'{{"prompt": "shot {i}"}}\n' for i in range(8, 12))
+        + '{"prompt": "twelve", "duration": 0}\n',
+    )
+    code, _, stderr = invoke("batch", "bad.jsonl", "--dry-run")
+    assert code == 2
+    errors = [line for line in stderr.splitlines() if line.startswith("grokvid: error:")]
+    where = [e.split(": ")[2] for e in errors]
+    assert where == [f"bad.jsonl:{n}" for n in (2, 3, 4, 4, 6, 7, 7, 12)], stderr
+    assert "resolution '4k'" in errors[2] and "aspect ratio '5:4'" in errors[3]
+    assert "the same request as bad.jsonl:5" in errors[4]
+    assert "variants" in errors[5] and "prompt is empty" in errors[6]
+    assert "8 problems in bad.jsonl" in stderr
+
+
+def test_a_bad_flag_or_name_template_is_one_problem_named_after_the_flag(env: Path) -> None:
+    write(env / "p.txt", "a fox\nan owl\na heron\n")
+    code, _, stderr = invoke("batch", "p.txt", "--dry-run", "-d", "50", "--name", "{nope}")
+    assert code == 2
+    errors = [line for line in stderr.splitlines() if line.startswith("grokvid: error:")]
+    assert len(errors) == 2, stderr
+    assert errors[0].startswith("grokvid: error: --duration: duration 50 is out of range")
+    code, _, stderr = invoke("batch", "p.txt", "--dry-run", "--name", "{nope}")
+    errors = [line for line in stderr.splitlines() if line.startswith("grokvid: error:")]
+    assert len(errors) == 1, stderr
+    assert errors[0].startswith("grokvid: error: --name '{nope}' uses {nope}")
+    assert "1 problem in p.txt" in stderr
+    code, _, stderr = invoke("batch", "p.txt", "--dry-run", "--name", "../../etc/x")
+    assert code == 2
+    assert "grokvid: error: --name '../../etc/x' would leave the output folder" in stderr

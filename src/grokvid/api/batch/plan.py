@@ -136,6 +136,7 @@ def plan_batch(
     problems = builder.problems
     selected: list[PlannedClip] = []
     for clip in clips:
+        position = source.items[clip.index - 1].position
         if options.shard is not None and not options.shard.contains(clip.fingerprint):
             continue
         resume = resume_state(
@@ -153,6 +154,7 @@ def plan_batch(
                     clip.location,
                     f"{resume.changed_file} is not the clip downloaded earlier (its sha256 "
                     "differs): move it away, or force to download the clip over it",
+                    position,
                 )
             )
         elif resume.state in (ClipState.SUBMIT, ClipState.IN_FLIGHT) and not options.force:
@@ -162,6 +164,7 @@ def plan_batch(
                         clip.location,
                         f"{path} already exists: move it, choose another name, or force "
                         "to overwrite it",
+                        position,
                     )
                 )
         selected.append(
