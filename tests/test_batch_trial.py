@@ -127,3 +127,24 @@ def test_a_bad_flag_or_name_template_is_one_problem_named_after_the_flag(env: Pa
     code, _, stderr = invoke("batch", "p.txt", "--dry-run", "--name", "../../etc/x")
     assert code == 2
     assert "grokvid: error: --name '../../etc/x' would leave the output folder" in stderr
+
+
+def test_bad_flags_are_named_and_a_dry_run_over_the_cap_says_the_run_would_be_refused(
+    env: Path, server: SandboxServer
+) -> None:
+    write(env / "p.txt", "a fox\nan owl\n")
+    code, _, stderr = invoke("batch", "p.txt", "--rate", "0")
+    assert code == 2 and "error: --rate 0 is not usable" in stderr
+    code, _, stderr = invoke("batch", "p.txt", "--format", "xml")
+    assert code == 2 and "error: --format 'xml' is not a batch format" in stderr
+    code, stdout, stderr = invoke("batch", "p.txt", "--dry-run", "-d", "1", "--max-cost", "0.01")
+    assert code == 0 and len(stdout.splitlines()) == 2, "the plan is still printed"
+    refused = [line for line in stderr.splitlines() if "would be refused" in line]
+    assert len(refused) == 1 and "over --max-cost $0.01" in refused[0]
+    code, _, stderr = invoke("batch", "p.txt", "--dry-run", "-d", "1", "--max-cost", "5")
+    assert code == 0 and "refused" not in stderr
+    assert posts_of(server) == 0
+
+
+def posts_of(server: SandboxServer) -> int:
+    return sum(1 for e in server.app.request_log if e.method == "POST")

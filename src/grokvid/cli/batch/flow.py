@@ -78,6 +78,7 @@ def _run(args: BatchArgs) -> int:
     from grokvid.cli import ci as ci_mode
     from grokvid.cli import session
 
+    _check_typed(args)  # before the settings: their own checks do not know the flag's name
     cfg = _settings(args)
     ci_mode.check_mode(args.ci)
     _check_flags(args, cfg)
@@ -95,6 +96,11 @@ def _run(args: BatchArgs) -> int:
         _note(plan.summary_line(cfg.rate if args.rate is None else args.rate), args.quiet)
         for clip in plan.clips:
             out(clip.dry_run_line())
+        refusal = _over_cap(plan, args.max_cost)
+        if refusal is not None:  # the plan is still printed: it is what the user asked to see
+            from grokvid.cli.render import note
+
+            note(f"warning: the real run would be refused: {refusal}")
         return 0
     with_previews = cfg.preview if args.preview is None else args.preview
     if with_previews:
@@ -104,6 +110,39 @@ def _run(args: BatchArgs) -> int:
     _check_files(args, cfg)
     with session.backend(cfg, sandbox=args.sandbox) as endpoint:
         return _execute(args, cfg, source, plan, checks, ledger, endpoint, with_previews)
+
+
+def _check_typed(args: BatchArgs) -> None:
+    from grokvid.api.batch import FORMATS
+
+    if args.rate is not None and not (0 < args.rate < math.inf):
+        raise errors.ValidationError(
+            f"--rate {args.rate:g} is not usable: give submits per second above 0, e.g. 1 or "
+            "0.5 (one every two seconds).",
+            "--rate",
+        )
+    if args.fmt is not None and args.fmt not in FORMATS:
+        raise errors.ValidationError(
+            f"--format {args.fmt!r} is not a batch format: use one of {', '.join(FORMATS)}.",
+            "--format",
+        )
+
+
+def _over_cap(plan: Plan, max_cost: float | None) -> str | None:
+    """Why `--max-cost` would refuse this plan (a dry run only says so), or None."""
+    if max_cost is None or not plan.to_submit:
+        return None
+    if plan.unpriced:
+        return (
+            f"{plan.unpriced} clip(s) to submit have no known price, so --max-cost "
+            f"{max_cost:g} cannot be kept"
+        )
+    if plan.estimated_cost_usd > max_cost:
+        return (
+            f"the plan is estimated at ${plan.estimated_cost_usd:.2f}, over --max-cost "
+            f"${max_cost:.2f}: raise it, or submit fewer clips (a shard, fewer variants)"
+        )
+    return None
 
 
 def _settings(args: BatchArgs) -> Settings:
