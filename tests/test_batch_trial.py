@@ -148,3 +148,15 @@ def test_bad_flags_are_named_and_a_dry_run_over_the_cap_says_the_run_would_be_re
 
 def posts_of(server: SandboxServer) -> int:
     return sum(1 for e in server.app.request_log if e.method == "POST")
+
+
+def test_clips_are_submitted_in_file_order(env: Path, server: SandboxServer) -> None:
+    from grokvid.api.ledger import Ledger
+
+    shots = [f"shot number {i}" for i in range(1, 9)]
+    write(env / "o.txt", "".join(f"{s}\n" for s in shots))
+    code, _, stderr = invoke("batch", "o.txt", "-d", "1", "--rate", "4", "-j", "8")
+    assert code == 0, stderr
+    jobs = Ledger().list(limit=None)
+    submitted = sorted(jobs, key=lambda job: job.submitted_at or job.created_at)
+    assert [job.prompt for job in submitted] == shots

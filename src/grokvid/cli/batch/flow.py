@@ -270,6 +270,7 @@ def _execute(
     *,
     limiter: SharedRateLimiter | None = None,
 ) -> int:
+    from grokvid.api.batch.order import InOrder
     from grokvid.api.batch.run import prepare
     from grokvid.api.batch.summary import RunStats
     from grokvid.api.runner import Runner, budget_for, limiter_for
@@ -303,7 +304,7 @@ def _execute(
         events=display,
         concurrency=args.concurrency,
         on_retry=display.retry_note,
-        limiter=limiter,
+        limiter=InOrder(limiter),
         budget=budget,
         patient=True,
         fail_fast=args.fail_fast,
