@@ -160,3 +160,31 @@ def test_clips_are_submitted_in_file_order(env: Path, server: SandboxServer) -> 
     jobs = Ledger().list(limit=None)
     submitted = sorted(jobs, key=lambda job: job.submitted_at or job.created_at)
     assert [job.prompt for job in submitted] == shots
+
+
+def test_a_clip_saved_elsewhere_is_put_in_the_new_output_dir_not_left_behind(
+    env: Path, server: SandboxServer
+) -> None:
+    from grokvid.api.ledger import Ledger
+
+    write(env / "s.txt", "a heron over a lake\n")
+    code, stdout, stderr = invoke("batch", "s.txt", "-d", "1", "--rate", "50", "--output-dir", "a")
+    assert code == 0, stderr
+    first = Path(stdout.strip())
+    args = ("batch", "s.txt", "-d", "1", "--rate", "50", "--output-dir", "here", "--json")
+    code, stdout, stderr = invoke(*args)
+    assert code == 0, stderr
+    line = json.loads(stdout)
+    moved = Path(line["path"])
+    assert moved == env / "here" / first.name and line["reused"] is True
+    assert moved.read_bytes() == first.read_bytes() and first.is_file()
+    assert moved.with_suffix(".json").is_file(), "the sidecar comes along for the gallery"
+    assert re.search(
+        rf"(linked|copied) {re.escape(str(moved))} from {re.escape(str(first))}", stderr
+    )
+    assert sum(1 for e in server.app.request_log if e.method == "POST") == 1
+    (job,) = Ledger().list(limit=None)
+    assert job.output_path == str(moved)
+    code, stdout, stderr = invoke(*args)  # now it is there: reused in place, nothing copied
+    assert code == 0 and json.loads(stdout)["path"] == str(moved)
+    assert "copied" not in stderr and "linked" not in stderr
