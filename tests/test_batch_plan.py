@@ -174,9 +174,9 @@ def test_every_problem_is_reported_at_once_with_its_line(tmp_path: Path) -> None
     assert found[0].startswith(f"{path}:1: header: unknown field 'colour'")
     rest = "\n".join(found[1:])
     assert f"{path}:4: aims at {out / 'same.mp4'}, as does {path}:3" in rest
-    assert f"{path}:5: The name '../escape'" in rest and "'..' folder" in rest
+    assert f"{path}:5: The name '../escape' would leave the output folder" in rest
     assert f"{path}:6: {out / 'taken.mp4'} already exists" in rest
-    assert f"{path}:7: The name '/abs' (from '/abs') is absolute" in rest
+    assert f"{path}:7: The name '/abs' is absolute" in rest
     assert f"{path}:2: Duration 20 is out of range" in rest
     assert len(found) == 6
 
@@ -188,11 +188,10 @@ def test_force_allows_an_existing_file(tmp_path: Path) -> None:
     assert result.clips[0].path == tmp_path / "out" / "taken.mp4"
 
 
-def test_one_bad_flag_is_one_problem_with_a_count(tmp_path: Path) -> None:
+def test_one_bad_flag_is_one_problem_blamed_on_the_flag(tmp_path: Path) -> None:
     found = problems(tmp_path, "p.txt", "a fox\nan otter\na heron\n", flags={"duration": 30})
     assert found == [
-        f"{tmp_path / 'p.txt'}:1: Duration 30 is out of range: use a whole number of seconds "
-        "from 1 to 15. (and 2 more)"
+        "--duration: Duration 30 is out of range: use a whole number of seconds from 1 to 15."
     ]
 
 

@@ -50,6 +50,7 @@ class JobView(BaseModel):
     estimated_cost_usd: float | None
     cost_usd: float | None
     reused: bool = False
+    batch_id: str | None = None  # the `grokvid batch` run that created it (gallery --batch)
 
     model_config = {"populate_by_name": True}
 
@@ -87,6 +88,7 @@ def job_view(job: JobRecord, metadata_path: str | None = None, *, reused: bool =
         estimated_cost_usd=job.estimated_cost_usd,
         cost_usd=ticks_to_usd(job.cost_usd_ticks),
         reused=reused,
+        batch_id=job.batch_id,
     )
 
 

@@ -19,10 +19,43 @@ from grokvid.api.batch.clip import (
     request_body,
 )
 from grokvid.api.batch.fields import coerce_fields
-from grokvid.api.batch.formats import BatchSource, SourceItem
+from grokvid.api.batch.formats import DEFAULTS, TOP, BatchSource, SourceItem
 from grokvid.api.batch.naming import DEFAULT_NAME, name_values, render_path
 from grokvid.api.batch.problems import Problem
 from grokvid.api.batch.templates import Template, TemplateError
+
+# The batch command's flag for each field, so a bad flag value is blamed on the flag.
+FLAG_OPTIONS = {
+    "model": "--model",
+    "duration": "--duration",
+    "resolution": "--resolution",
+    "aspect_ratio": "--aspect-ratio",
+    "audio": "--no-audio",
+    "variants": "--variants",
+    "name": "--name",
+}
+# The order fields are probed in: the model first (what is offered depends on it), the image
+# before the prompt (with an image, an empty prompt is fine).
+PROBED = ("model", "image", "prompt", "duration", "resolution", "aspect_ratio", "audio")
+PROBE_PROMPT = "a test shot"
+
+
+@dataclass(frozen=True)
+class Blame:
+    """Where a value came from: the item, a manifest key, `defaults:`, a flag."""
+
+    location: str
+    position: tuple[int, int]
+
+
+@dataclass
+class Resolved:
+    """An item's merged fields, and for each field where its value was written."""
+
+    fields: ClipFields
+    name: str
+    blame: dict[str, Blame]
+    ok: bool  # False: a problem was found already; check the rest but build no clip
 
 
 @dataclass(frozen=True)
@@ -55,6 +88,18 @@ def merge_layers(
     return merged, prompt, prompt_file
 
 
+def winning_layers(layers: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Field -> the index of the layer whose value `merge_layers` keeps."""
+    winner: dict[str, int] = {}
+    for number, layer in enumerate(layers):
+        for key in layer:
+            if key in ("prompt", "prompt_file"):
+                winner["prompt"] = number
+            else:
+                winner[key] = number
+    return winner
+
+
 class ClipBuilder:
     """Collects problems instead of raising, so one run reports everything."""
 
@@ -82,13 +127,13 @@ class ClipBuilder:
             "variants": 1,
         }
         defaults, messages = coerce_fields(source.defaults)
-        self.problems += [Problem(f"{source.name}: defaults", m) for m in messages]
+        self.problems += [Problem(f"{source.name}: defaults", m, (DEFAULTS, 0)) for m in messages]
         self._defaults = defaults
         self._flags = {k: v for k, v in options.flags.items() if v is not None}
+        self._checked: dict[ClipFields, list[str]] = {}
         self._templates: dict[str, Template | TemplateError] = {}
         self._files: dict[Path, str | OSError] = {}
         self._hashes: dict[Path, str | OSError] = {}
-        self._check_messages: dict[str, list[str]] = {}
         self._folders: dict[Path, Path] = {}
 
     def build(self) -> list[BuiltClip]:
@@ -100,7 +145,12 @@ class ClipBuilder:
             resolved = self._item_fields(item)
             if resolved is None:
                 continue
-            fields, name = resolved
+            bad = self._diagnose(resolved)
+            fields, name = resolved.fields, resolved.name
+            if bad or not resolved.ok:  # the name may be wrong too: say so in this run
+                fp = fingerprint(fields, provider=self.options.provider, base_url="")
+                self._clip(index, item, fields, fp, name, resolved.blame["name"])
+                continue
             if fields.item_id is not None:
                 if fields.item_id in ids:
                     self._problem(
@@ -123,7 +173,7 @@ class ClipBuilder:
                         "remove one, or give each its own id",
                     )
                     continue
-                clip = self._clip(index, item, clip_fields, fp, name)
+                clip = self._clip(index, item, clip_fields, fp, name, resolved.blame["name"])
                 if clip is None:
                     continue
                 by_fingerprint[fp] = clip
@@ -140,43 +190,118 @@ class ClipBuilder:
                     continue
                 by_path[key] = clip
                 clips.append(clip)
-        self._flush_check_messages()
         return clips
 
     def _problem(self, item: SourceItem, message: str) -> None:
-        self.problems.append(Problem(item.location, message))
+        self.problems.append(Problem(item.location, message, item.position))
 
-    def _item_fields(self, item: SourceItem) -> tuple[ClipFields, str] | None:
+    def _blame(self, blame: Blame, message: str) -> None:
+        self.problems.append(Problem(blame.location, message, blame.position))
+
+    def _blames(self, item: SourceItem, own: Mapping[str, Any]) -> dict[str, Blame]:
+        winner = winning_layers([self._base, self._defaults, self._flags, own])
+        if "name" not in winner and self.options.name is not None:
+            winner["name"] = 2  # --name sits between defaults and the item, as the flags do
+        here = Blame(item.location, item.position)
+        out: dict[str, Blame] = {"item": here}
+        for key in (*PROBED, "variants", "name"):
+            layer = winner.get(key)
+            if layer == 3:
+                origin = item.origins.get(key)
+                out[key] = here if origin is None else Blame(origin, (TOP, 0))
+            elif layer == 2:
+                out[key] = Blame(FLAG_OPTIONS[key], (0, 0))
+            elif layer == 1:
+                out[key] = Blame(f"{self.source.name}: defaults.{key}", (DEFAULTS, 0))
+            else:
+                out[key] = here  # built-ins, config or environment: generate's own message
+        return out
+
+    def _name_problem(self, blame: Blame, message: str) -> None:
+        if blame.location == FLAG_OPTIONS["name"] and message.startswith("The name "):
+            message = f"{blame.location} {message.removeprefix('The name ')}"
+        self._blame(blame, message)
+
+    def _check(self, fields: ClipFields) -> list[str]:
+        key = replace(fields, variant=1)
+        if key not in self._checked:
+            self._checked[key] = self.check(key)
+        return self._checked[key]
+
+    def _diagnose(self, resolved: Resolved) -> bool:
+        """Every field's problem, each blamed on where its value came from. True: bad.
+
+        The checks stop at a request's first problem, so each field is tried alone on a
+        request known to pass, built from the settings underneath (fields found good are
+        kept, so a resolution is judged with the item's own model).
+        """
+        fields = resolved.fields
+        full = self._check(fields)
+        if not full:
+            return False
+        good = ClipFields(
+            prompt=PROBE_PROMPT,
+            model=self._base["model"],
+            duration=self._base["duration"],
+            resolution=self._base["resolution"],
+            aspect_ratio=self._base["aspect_ratio"],
+            audio=self._base["audio"],
+        )
+        found: list[tuple[Blame, str]] = []
+        if not self._check(good):  # else the settings themselves are bad: no clean baseline
+            for key in PROBED:
+                change: dict[str, Any] = {key: getattr(fields, key)}
+                if key == "image":
+                    change["image_sha256"] = fields.image_sha256
+                if all(getattr(good, k) == v for k, v in change.items()):
+                    continue
+                probe = replace(good, **change)
+                messages = self._check(probe)
+                if messages:
+                    found.append((resolved.blame[key], messages[0]))
+                else:
+                    good = probe
+        if not found:  # only the combination is refused: the item is where it is made
+            here = resolved.blame["item"]
+            found = [(here, message) for message in full]
+        for blame, message in found:
+            self._blame(blame, message)
+        return True
+
+    def _item_fields(self, item: SourceItem) -> Resolved | None:
         own, messages = coerce_fields(item.fields)
         for message in messages:
             self._problem(item, message)
-        if messages:
-            return None
+        ok = not messages
         if "prompt" in own and "prompt_file" in own:
             self._problem(item, "give prompt or prompt_file, not both")
-            return None
+            ok = False
+            del own["prompt_file"]
         merged, prompt, prompt_file = merge_layers([self._base, self._defaults, self._flags, own])
+        blame = self._blames(item, own)
         if prompt_file is not None:
-            prompt = self._read_prompt_file(item, prompt_file)
+            prompt = self._read_prompt_file(item, prompt_file, blame["prompt"])
             if prompt is None:
-                return None
+                ok = False
         prompt = prompt or ""
         if item.templated and prompt:
             values = {**item.variables, **merged}
             values.pop("name", None)
             values.pop("prompt_file", None)
-            rendered = self._render(item, prompt, values, "prompt")
+            rendered = self._render(prompt, values, "prompt", blame["prompt"])
             if rendered is None:
-                return None
+                ok = False
+                rendered = PROBE_PROMPT  # still check every other field
             prompt = rendered
         image, image_sha = None, None
         if merged.get("image") is not None:
-            resolved = self._image(item, str(merged["image"]))
-            if resolved is None:
-                return None
-            image, image_sha = resolved
+            found = self._image(str(merged["image"]), blame["image"])
+            if found is None:
+                ok = False
+            else:
+                image, image_sha = found
         name = merged.get("name") or self.options.name or DEFAULT_NAME
-        return ClipFields(
+        fields = ClipFields(
             prompt=prompt,
             model=merged["model"],
             duration=merged["duration"],
@@ -188,19 +313,22 @@ class ClipBuilder:
             variant=1,
             variants=merged["variants"],
             item_id=merged.get("id"),
-        ), name
+        )
+        return Resolved(fields, name, blame, ok)
 
     def _clip(
-        self, index: int, item: SourceItem, fields: ClipFields, fp: str, name: str
+        self, index: int, item: SourceItem, fields: ClipFields, fp: str, name: str, blame: Blame
     ) -> BuiltClip | None:
-        messages = self.check(fields)
-        for message in messages:
-            self._check_messages.setdefault(message, []).append(item.location)
-        if messages:
-            return None
         template = self._template(name, "name")
         if isinstance(template, TemplateError):
-            self._problem(item, template.message)
+            self._name_problem(blame, template.message)
+            return None
+        if "id" in template.names and fields.item_id is None:  # this item's problem
+            self._problem(
+                item,
+                f"The name {template.text!r} uses {{id}} but this item has no id: give it one, "
+                "or take {id} out of the name.",
+            )
             return None
         values = name_values(
             index=index,
@@ -217,7 +345,7 @@ class ClipBuilder:
         try:
             path = render_path(template, values, self.options.output_dir, self._folders)
         except TemplateError as exc:
-            self._problem(item, exc.message)
+            self._name_problem(blame, exc.message)
             return None
         return BuiltClip(
             index,
@@ -230,13 +358,6 @@ class ClipBuilder:
             self.estimate(fields),
         )
 
-    def _flush_check_messages(self) -> None:
-        # One bad setting shared by 500 items is one problem with a count, not 500 lines.
-        for message, locations in self._check_messages.items():
-            unique = list(dict.fromkeys(locations))
-            more = f" (and {len(unique) - 1} more)" if len(unique) > 1 else ""
-            self.problems.append(Problem(unique[0], f"{message}{more}"))
-
     def _template(self, text: str, what: str) -> Template | TemplateError:
         key = f"{what}\0{text}"
         if key not in self._templates:
@@ -247,7 +368,7 @@ class ClipBuilder:
         return self._templates[key]
 
     def _render(
-        self, item: SourceItem, text: str, values: Mapping[str, object], what: str
+        self, text: str, values: Mapping[str, object], what: str, blame: Blame
     ) -> str | None:
         template = self._template(text, what)
         try:
@@ -255,14 +376,14 @@ class ClipBuilder:
                 raise template
             return template.render(values)
         except TemplateError as exc:
-            self._problem(item, exc.message)
+            self._blame(blame, exc.message)
             return None
 
     def _resolve(self, raw: str) -> Path:
         path = Path(raw).expanduser()
         return path if path.is_absolute() else self.source.base_dir / path
 
-    def _read_prompt_file(self, item: SourceItem, raw: str) -> str | None:
+    def _read_prompt_file(self, item: SourceItem, raw: str, blame: Blame) -> str | None:
         path = self._resolve(raw)
         if path not in self._files:
             try:
@@ -272,11 +393,11 @@ class ClipBuilder:
         text = self._files[path]
         if isinstance(text, OSError):
             reason = text.strerror or str(text)
-            self._problem(item, f"prompt_file: cannot read {path}: {reason}")
+            self._blame(blame, f"prompt_file: cannot read {path}: {reason}")
             return None
         return text
 
-    def _image(self, item: SourceItem, raw: str) -> tuple[str, str] | None:
+    def _image(self, raw: str, blame: Blame) -> tuple[str, str] | None:
         if raw.startswith(URL_PREFIXES):
             return raw, hashlib.sha256(raw.encode()).hexdigest()
         path = self._resolve(raw)
@@ -287,8 +408,8 @@ class ClipBuilder:
                 self._hashes[path] = exc
         digest = self._hashes[path]
         if isinstance(digest, OSError):
-            self._problem(
-                item,
+            self._blame(
+                blame,
                 f"image: cannot read {path}: {digest.strerror or digest}. Give a PNG, JPEG or "
                 "WebP file (relative to the batch file) or an https:// URL",
             )

@@ -30,6 +30,9 @@ EXTENSIONS: dict[str, str] = {
 }
 STDIN = "-"
 MANIFEST_KEYS = ("defaults", "matrix", "prompt", "name", "items")
+# A manifest's sections in the order problems are listed (top-level keys, defaults, matrix,
+# items), as (section, index) positions.
+TOP, DEFAULTS, MATRIX, ITEMS = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class SourceItem:
     fields: dict[str, Any]
     variables: dict[str, Any] = field(default_factory=dict)
     templated: bool = False
+    position: tuple[int, int] = (0, 0)  # for listing problems in file order
+    # field -> where its value was written when not at `location` (a manifest's prompt:)
+    origins: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -145,15 +151,19 @@ def _read_jsonl(source: BatchSource, text: str) -> None:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             source.problems.append(
-                Problem(where, f"not valid JSON ({exc.msg} at column {exc.colno})")
+                Problem(where, f"not valid JSON ({exc.msg} at column {exc.colno})", (number, 0))
             )
             continue
         if not isinstance(value, dict):
             source.problems.append(
-                Problem(where, 'each line must be a JSON object, e.g. {"prompt": "..."}')
+                Problem(
+                    where,
+                    'each line must be a JSON object, e.g. {"prompt": "..."}',
+                    (number, 0),
+                )
             )
             continue
-        source.items.append(SourceItem(where, value))
+        source.items.append(SourceItem(where, value, position=(number, 0)))
 
 
 def _read_csv(source: BatchSource, text: str) -> None:
@@ -163,6 +173,7 @@ def _read_csv(source: BatchSource, text: str) -> None:
     try:
         for row in reader:
             where = f"{source.name}:{start}"
+            position = (start, 0)
             start = reader.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
@@ -176,14 +187,19 @@ def _read_csv(source: BatchSource, text: str) -> None:
                         where,
                         f"{len(row)} cells but the header names {len(header)} columns: "
                         "quote cells that contain commas",
+                        position,
                     )
                 )
                 continue
             cells = {key: value for key, value in zip(header, row, strict=False) if key}
-            source.items.append(SourceItem(where, cells))
+            source.items.append(SourceItem(where, cells, position=position))
     except csv.Error as exc:
         source.problems.append(
-            Problem(f"{source.name}:{reader.line_num}", f"broken CSV quoting ({exc})")
+            Problem(
+                f"{source.name}:{reader.line_num}",
+                f"broken CSV quoting ({exc})",
+                (reader.line_num, 0),
+            )
         )
     if header is None:
         source.problems.append(
@@ -195,19 +211,21 @@ def _check_header(source: BatchSource, where: str, header: list[str]) -> None:
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            source.problems.append(Problem(where, f"the column {name!r} appears twice"))
+            source.problems.append(Problem(where, f"the column {name!r} appears twice", (1, 0)))
         seen.add(name)
     if not any(header):
-        source.problems.append(Problem(where, "the header row is empty"))
+        source.problems.append(Problem(where, "the header row is empty", (1, 0)))
     for message in unknown_fields({name: None for name in header if name}):
-        source.problems.append(Problem(where, f"header: {message}"))
+        source.problems.append(Problem(where, f"header: {message}", (1, 0)))
 
 
 def _read_txt(source: BatchSource, text: str) -> None:
     for number, line in enumerate(text.splitlines(), start=1):
         prompt = line.strip()
         if prompt and not prompt.startswith("#"):
-            source.items.append(SourceItem(f"{source.name}:{number}", {"prompt": prompt}))
+            source.items.append(
+                SourceItem(f"{source.name}:{number}", {"prompt": prompt}, position=(number, 0))
+            )
 
 
 def _read_yaml(source: BatchSource, text: str) -> None:
@@ -221,13 +239,17 @@ def _read_yaml(source: BatchSource, text: str) -> None:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         reason = getattr(exc, "problem", None) or str(exc)
-        source.problems.append(Problem(f"{source.name}:{line}", f"not valid YAML: {reason}"))
+        source.problems.append(
+            Problem(f"{source.name}:{line}", f"not valid YAML: {reason}", (line, 0))
+        )
         return
     if doc is None:
         doc = {}
     if not isinstance(doc, Mapping):
         source.problems.append(
-            Problem(source.name, f"a manifest is a mapping with {', '.join(MANIFEST_KEYS)}")
+            Problem(
+                source.name, f"a manifest is a mapping with {', '.join(MANIFEST_KEYS)}", (TOP, 0)
+            )
         )
         return
     for key in doc:
@@ -237,6 +259,7 @@ def _read_yaml(source: BatchSource, text: str) -> None:
                     source.name,
                     f"unknown top-level key {key!r}: use {', '.join(MANIFEST_KEYS)} "
                     "(item fields go under defaults: or items:)",
+                    (TOP, 0),
                 )
             )
     _read_defaults(source, doc.get("defaults"))
@@ -245,7 +268,7 @@ def _read_yaml(source: BatchSource, text: str) -> None:
     _read_items(source, doc.get("items"))
     if not source.items and not source.problems:
         source.problems.append(
-            Problem(source.name, "the manifest makes no clips: add a matrix: or items:")
+            Problem(source.name, "the manifest makes no clips: add a matrix: or items:", (TOP, 0))
         )
 
 
@@ -254,41 +277,50 @@ def _read_defaults(source: BatchSource, defaults: object) -> None:
         return
     where = f"{source.name}: defaults"
     if not isinstance(defaults, Mapping):
-        source.problems.append(Problem(where, "defaults must be a mapping of item fields"))
+        source.problems.append(
+            Problem(where, "defaults must be a mapping of item fields", (DEFAULTS, 0))
+        )
         return
     for message in unknown_fields(defaults):
-        source.problems.append(Problem(where, message))
+        source.problems.append(Problem(where, message, (DEFAULTS, 0)))
     source.defaults = {k: v for k, v in defaults.items() if k in FIELDS}
 
 
 def _read_matrix(source: BatchSource, matrix: object, templates: dict[str, Any]) -> None:
+    # A top-level prompt: or name: is written once: its problems are blamed there, once.
+    origins = {key: f"{source.name}: {key}" for key in templates}
     if matrix is None:
         if "prompt" in templates:  # a manifest with one templated prompt is one item
-            source.items.append(SourceItem(f"{source.name}: prompt", templates, {}, True))
+            source.items.append(
+                SourceItem(f"{source.name}: prompt", templates, {}, True, (MATRIX, 0), origins)
+            )
         return
     try:
         combinations = matrix_mod.expand(matrix)  # type: ignore[arg-type]
     except matrix_mod.MatrixError as exc:
-        source.problems.append(Problem(f"{source.name}: {exc.where}", exc.message))
+        source.problems.append(Problem(f"{source.name}: {exc.where}", exc.message, (MATRIX, 0)))
         return
-    for combo in combinations:
+    for number, combo in enumerate(combinations):
         where = f"{source.name}: matrix {matrix_mod.describe(combo)}"
         fields = dict(templates)
         fields.update({key: value for key, value in combo.items() if key in FIELDS})
-        source.items.append(SourceItem(where, fields, combo, True))
+        own = {k: v for k, v in origins.items() if k not in combo}
+        source.items.append(SourceItem(where, fields, combo, True, (MATRIX, number), own))
 
 
 def _read_items(source: BatchSource, items: object) -> None:
     if items is None:
         return
     if not isinstance(items, list):
-        source.problems.append(Problem(f"{source.name}: items", "items must be a list"))
+        source.problems.append(Problem(f"{source.name}: items", "items must be a list", (ITEMS, 0)))
         return
     for index, entry in enumerate(items):
         where = f"{source.name}: items[{index}]"
         if isinstance(entry, str):  # a bare string is a prompt, as in a .txt file
             entry = {"prompt": entry}
         if not isinstance(entry, Mapping):
-            source.problems.append(Problem(where, "an item is a mapping of fields or a prompt"))
+            source.problems.append(
+                Problem(where, "an item is a mapping of fields or a prompt", (ITEMS, index))
+            )
             continue
-        source.items.append(SourceItem(where, dict(entry), {}, True))
+        source.items.append(SourceItem(where, dict(entry), {}, True, (ITEMS, index)))

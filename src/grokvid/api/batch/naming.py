@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from grokvid.api.batch.templates import Template, TemplateError, slug
+from grokvid.api.batch.templates import Template, TemplateError
+from grokvid.api.jobs import slugify
 
 DEFAULT_NAME = "{slug}-{short}"
 EXTENSION = ".mp4"
@@ -31,7 +32,7 @@ def name_values(
     values: dict[str, object] = dict(variables)
     values.update(
         index=index,
-        slug=slug(prompt),
+        slug=slugify(prompt),  # drops [sandbox:…] notes, as generate's names do
         short=fingerprint[:SHORT_LEN],
         variant=variant,
         model=model,
@@ -84,7 +85,7 @@ def _resolve(folder: Path, cache: dict[Path, Path]) -> Path:
 
 def check_name(name: str, template: str) -> None:
     """Refuse names that are empty, absolute, climb with '..' or hold odd characters."""
-    shown = f"The name {name!r} (from {template!r})"
+    shown = f"The name {name!r}" if name == template else f"The name {name!r} (from {template!r})"
     if not name.strip():
         raise TemplateError(f"{shown} is empty: put some text or {{slug}} in the name.")
     if name.startswith(("/", "~")) or (len(name) > 1 and name[1] == ":"):
@@ -98,10 +99,14 @@ def check_name(name: str, template: str) -> None:
             "{var|slug} for values that may hold odd characters."
         )
     for part in name.split("/"):
-        if part in ("", ".", ".."):
+        if part == "..":
             raise TemplateError(
-                f"{shown} has an empty, '.' or '..' folder: names must stay inside the "
-                "output directory."
+                f"{shown} would leave the output folder: drop the '..'; names stay inside "
+                "the output directory."
+            )
+        if part in ("", "."):
+            raise TemplateError(
+                f"{shown} has an empty or '.' folder: write folders as 'a/b', each part named."
             )
         if len(part.encode()) > MAX_COMPONENT_BYTES:
             raise TemplateError(

@@ -17,7 +17,7 @@ from grokvid.api.batch.builder import ClipBuilder
 from grokvid.api.batch.clip import BaseFields, Check, ClipFields, Estimate, Lookup, PlanOptions
 from grokvid.api.batch.formats import BatchSource
 from grokvid.api.batch.problems import BatchProblems, Problem
-from grokvid.api.batch.resume import ClipState, JobRecordLike, resume_state
+from grokvid.api.batch.resume import ClipState, JobRecordLike, file_sha256, resume_state
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class PlannedClip:
     body: dict[str, Any]
     estimated_cost_usd: float | None
     record: JobRecordLike | None = None
+    # Saved earlier at another path: the runner puts it at `path` first (copy_from -> path).
+    copy_from: Path | None = None
 
     @property
     def item_id(self) -> str | None:
@@ -136,6 +138,7 @@ def plan_batch(
     problems = builder.problems
     selected: list[PlannedClip] = []
     for clip in clips:
+        position = source.items[clip.index - 1].position
         if options.shard is not None and not options.shard.contains(clip.fingerprint):
             continue
         resume = resume_state(
@@ -145,23 +148,33 @@ def plan_batch(
         )
         path = clip.path
         record = resume.record
-        if record is not None and record.output_path and resume.state != ClipState.SUBMIT:
-            path = Path(record.output_path)  # the ledger knows where this clip lives
+        copy_from = None
+        saved = Path(record.output_path) if record is not None and record.output_path else None
+        if saved is not None and resume.state == ClipState.DONE and saved != clip.path:
+            # Saved elsewhere before: the clip belongs where this run puts its clips too.
+            if not (path.exists() and file_sha256(path) == getattr(record, "sha256", None)):
+                copy_from = saved
+        elif saved is not None and resume.state != ClipState.SUBMIT:
+            path = saved  # fetched again, or a changed file: where the ledger has it
         if resume.changed_file is not None and not options.force:
             problems.append(
                 Problem(
                     clip.location,
                     f"{resume.changed_file} is not the clip downloaded earlier (its sha256 "
                     "differs): move it away, or force to download the clip over it",
+                    position,
                 )
             )
-        elif resume.state in (ClipState.SUBMIT, ClipState.IN_FLIGHT) and not options.force:
+        elif (
+            resume.state in (ClipState.SUBMIT, ClipState.IN_FLIGHT) or copy_from is not None
+        ) and not options.force:
             if resume.changed_file is None and path.exists():
                 problems.append(
                     Problem(
                         clip.location,
                         f"{path} already exists: move it, choose another name, or force "
                         "to overwrite it",
+                        position,
                     )
                 )
         selected.append(
@@ -176,6 +189,7 @@ def plan_batch(
                 clip.body,
                 clip.estimated_cost_usd,
                 record,
+                copy_from,
             )
         )
     all_problems = [*source.problems, *problems]

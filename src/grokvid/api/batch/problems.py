@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from grokvid.api.errors import ValidationError
 
@@ -14,8 +14,13 @@ class Problem:
 
     location: str
     message: str
+    # Where in the file it is, for listing problems in file order: (line, 0) for line formats;
+    # YAML sections in order (flags and top-level keys first, then defaults, matrix, items).
+    position: tuple[int, int] = field(default=(0, 0), compare=False)
 
     def __str__(self) -> str:
+        if self.message.startswith(f"{self.location} "):  # "--name '..' would leave …"
+            return self.message
         return f"{self.location}: {self.message}"
 
 
@@ -23,7 +28,8 @@ class BatchProblems(ValidationError):
     """Every problem of a batch at once; nothing was sent. `str()` is one line per problem."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
+        unique = dict.fromkeys(problems)  # one bad shared value is one problem, not one per clip
+        self.problems = sorted(unique, key=lambda p: p.position)
         super().__init__("\n".join(str(p) for p in self.problems), "batch")
 
 

@@ -118,6 +118,10 @@ class BatchJobs:
         default_factory=list
     )  # failed / unknown, not retried
     clips: dict[str, PlannedClip] = field(default_factory=dict)  # local id -> clip
+    batch_id: str | None = None  # this run's id, on every row it creates
+    # Clips saved elsewhere before, now also at this run's path: (clip, "linked" or
+    # "copied" or "found", where it was).
+    placed: list[tuple[PlannedClip, str, Path]] = field(default_factory=list)
 
     @property
     def ids(self) -> list[str]:
@@ -129,7 +133,7 @@ def prepare(
 ) -> BatchJobs:
     """Write a `created` row for every clip to submit (before any money can be spent) and
     sort the others into pick-ups and reports."""
-    out = BatchJobs()
+    out = BatchJobs(batch_id=batch_id)
     to_create: list[tuple[PlannedClip, ClipPlan]] = []
     for clip in plan.clips:
         record = clip.record if isinstance(clip.record, JobRecord) else None
@@ -139,6 +143,8 @@ def prepare(
                 (clip, ClipPlan(spec, clip.path, batch_id, clip.variant, clip.fingerprint))
             )
         elif clip.state in (ClipState.DONE, ClipState.IN_FLIGHT) and record is not None:
+            if clip.state == ClipState.DONE and record.output_path != str(clip.path):
+                record = _placed(runner.ledger, clip, record, out)
             out.found.append(record)
             out.clips[record.local_id] = clip
         else:
@@ -148,6 +154,17 @@ def prepare(
         out.created.append(job)
         out.clips[job.local_id] = clip
     return out
+
+
+def _placed(ledger: Ledger, clip: PlannedClip, record: JobRecord, out: BatchJobs) -> JobRecord:
+    """Reuse only a clip at this run's path: one saved elsewhere is put here (and the ledger
+    says so, so status, gallery and the files of this folder agree)."""
+    from grokvid.api.batch.placing import place
+
+    before = Path(record.output_path or "")
+    how = "found" if clip.copy_from is None else place(before, clip.path, record.sha256)
+    out.placed.append((clip, how, before))
+    return ledger.update(record.local_id, output_path=str(clip.path))
 
 
 def not_retried(clip: PlannedClip, record: JobRecord | None) -> errors.GrokvidError:

@@ -109,6 +109,7 @@ def summarize(
     rate_limited: int,
     exit_code: int,
     submitted_ids: set[str],
+    batch_id: str | None = None,
 ) -> dict[str, Any]:
     """The `--summary` object."""
     states: Counter[str] = Counter()
@@ -122,7 +123,8 @@ def summarize(
         cost = ticks_to_usd(current.cost_usd_ticks)
         if current.local_id in submitted_ids and cost is not None:
             actual += cost
-        seconds = _render_seconds(current, stats)
+        reused = isinstance(outcome, ClipResult) and outcome.reused
+        seconds = None if reused else _render_seconds(current, stats)
         if seconds is not None:
             slow.append(
                 {
@@ -139,6 +141,7 @@ def summarize(
     achieved = stats.achieved_rate
     return {
         "schema": SCHEMA,
+        "batch_id": batch_id,
         "source": plan.source,
         "started_at": stats.started_at.isoformat(),
         "finished_at": now().isoformat(),
@@ -182,21 +185,25 @@ def summary_words(summary: dict[str, Any]) -> list[str]:
     """The same summary for people, a few lines on stderr."""
     states = summary["states"]
     done = states.get("saved", 0) + states.get("reused", 0)
+    # "3 of 3 clips saved (3 saved)" says nothing twice: the breakdown only when it adds.
     parts = [f"{n} {state}" for state, n in states.items()]
+    breakdown = "" if parts == [f"{done} saved"] else f" ({', '.join(parts) or 'nothing to do'})"
+    batch = f" {summary['batch_id']}" if summary.get("batch_id") else ""
     cost = summary["cost"]
     rate = summary["rate"]
     lines = [
-        f"batch finished in {_human(summary['wall_seconds'])}: {done} of {summary['clips']} "
-        f"clips saved ({', '.join(parts) or 'nothing to do'})",
+        f"batch{batch} finished in {_human(summary['wall_seconds'])}: {done} of "
+        f"{summary['clips']} clips saved{breakdown}",
         f"cost: estimated ${cost['estimated_usd']:.2f}, charged ${cost['actual_usd']:.2f}",
     ]
     if summary["submits"]:
         achieved = rate["achieved_per_s"]
         shown = f"{achieved:g}/s" if achieved is not None else "n/a"
-        lines.append(
-            f"submits: {summary['submits']} at {shown} (limit {rate['configured_per_s']:g}/s); "
-            f"{summary['rate_limited_429s']} rate-limit answers (429), each retried"
-        )
+        line = f"submits: {summary['submits']} at {shown} (limit {rate['configured_per_s']:g}/s)"
+        limited = summary["rate_limited_429s"]
+        if limited:
+            line += f"; {limited} rate-limit answer{'s' if limited > 1 else ''} (429), each retried"
+        lines.append(line)
     if summary["slowest"]:
         worst = summary["slowest"][0]
         lines.append(

@@ -78,10 +78,13 @@ def _run(args: BatchArgs) -> int:
     from grokvid.cli import ci as ci_mode
     from grokvid.cli import session
 
+    _check_typed(args)  # before the settings: their own checks do not know the flag's name
     cfg = _settings(args)
     ci_mode.check_mode(args.ci)
     _check_flags(args, cfg)
     source = read_batch(args.file, args.fmt)
+    if not source.items and not source.problems:
+        _note(f"warning: {source.name} has no items", args.quiet)
     ledger = Ledger()
     plan, checks = _plan(args, cfg, source, ledger)
     for warning, count in checks.warnings.items():
@@ -93,6 +96,11 @@ def _run(args: BatchArgs) -> int:
         _note(plan.summary_line(cfg.rate if args.rate is None else args.rate), args.quiet)
         for clip in plan.clips:
             out(clip.dry_run_line())
+        refusal = _over_cap(plan, args.max_cost)
+        if refusal is not None:  # the plan is still printed: it is what the user asked to see
+            from grokvid.cli.render import note
+
+            note(f"warning: the real run would be refused: {refusal}")
         return 0
     with_previews = cfg.preview if args.preview is None else args.preview
     if with_previews:
@@ -102,6 +110,39 @@ def _run(args: BatchArgs) -> int:
     _check_files(args, cfg)
     with session.backend(cfg, sandbox=args.sandbox) as endpoint:
         return _execute(args, cfg, source, plan, checks, ledger, endpoint, with_previews)
+
+
+def _check_typed(args: BatchArgs) -> None:
+    from grokvid.api.batch import FORMATS
+
+    if args.rate is not None and not (0 < args.rate < math.inf):
+        raise errors.ValidationError(
+            f"--rate {args.rate:g} is not usable: give submits per second above 0, e.g. 1 or "
+            "0.5 (one every two seconds).",
+            "--rate",
+        )
+    if args.fmt is not None and args.fmt not in FORMATS:
+        raise errors.ValidationError(
+            f"--format {args.fmt!r} is not a batch format: use one of {', '.join(FORMATS)}.",
+            "--format",
+        )
+
+
+def _over_cap(plan: Plan, max_cost: float | None) -> str | None:
+    """Why `--max-cost` would refuse this plan (a dry run only says so), or None."""
+    if max_cost is None or not plan.to_submit:
+        return None
+    if plan.unpriced:
+        return (
+            f"{plan.unpriced} clip(s) to submit have no known price, so --max-cost "
+            f"{max_cost:g} cannot be kept"
+        )
+    if plan.estimated_cost_usd > max_cost:
+        return (
+            f"the plan is estimated at ${plan.estimated_cost_usd:.2f}, over --max-cost "
+            f"${max_cost:.2f}: raise it, or submit fewer clips (a shard, fewer variants)"
+        )
+    return None
 
 
 def _settings(args: BatchArgs) -> Settings:
@@ -229,6 +270,7 @@ def _execute(
     *,
     limiter: SharedRateLimiter | None = None,
 ) -> int:
+    from grokvid.api.batch.order import InOrder
     from grokvid.api.batch.run import prepare
     from grokvid.api.batch.summary import RunStats
     from grokvid.api.runner import Runner, budget_for, limiter_for
@@ -242,9 +284,11 @@ def _execute(
     if budget is not None:
         budget.check_plan(plan.estimated_cost_usd, unpriced=plan.unpriced)
     current = rate if limiter is None else min(rate, limiter.state().rate)
+    batch_id = f"b-{uuid.uuid4().hex[:10]}"
     line = plan.summary_line(current)
     if endpoint.label == "sandbox":
         line += " (the sandbox charges nothing)"
+    line += f"; batch {batch_id}"
     stats = RunStats(rate)
     display = BatchDisplay(
         total=len(plan.clips),
@@ -260,7 +304,7 @@ def _execute(
         events=display,
         concurrency=args.concurrency,
         on_retry=display.retry_note,
-        limiter=limiter,
+        limiter=InOrder(limiter),
         budget=budget,
         patient=True,
         fail_fast=args.fail_fast,
@@ -268,7 +312,7 @@ def _execute(
     )
     with display:
         display.say(line)
-        batch = prepare(plan, runner, checks, batch_id=f"b-{uuid.uuid4().hex[:10]}")
+        batch = prepare(plan, runner, checks, batch_id=batch_id)
         display.to_submit = len(batch.created)
         timeout = args.timeout or plan.estimated_submit_seconds(current) + EXTRA_SECONDS
         from grokvid.cli.batch.report import Reporter

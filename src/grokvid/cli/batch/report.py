@@ -57,6 +57,12 @@ class Reporter:
 
         options = RunOptions(wait=True, timeout=timeout, force=self.args.force)
         with ResultsFile(self.args.results) as self.results:
+            ids = {id(clip): local_id for local_id, clip in self.batch.clips.items()}
+            for clip, how, before in self.batch.placed:
+                label = self.display.label_of(ids.get(id(clip)), clip.location)
+                verb = {"linked": "linked", "copied": "copied"}.get(how)
+                if verb is not None:
+                    self.display.say(f"{label} {verb} {clip.path} from {before} (sha256 checked)")
             for clip, record, exc in self.batch.skipped:
                 self.clip_ended(clip, record, exc)
 
@@ -132,6 +138,7 @@ class Reporter:
             rate_limited=rate_limited,
             exit_code=code,
             submitted_ids={job.local_id for job in self.batch.created},
+            batch_id=self.batch.batch_id,
         )
         if self.args.summary is not None:
             write_summary(self.args.summary, summary)

@@ -13,6 +13,7 @@ from grokvid.cli.exits import handle_errors
 
 if TYPE_CHECKING:
     from grokvid.api.gallery import Card
+    from grokvid.api.ledger import Ledger
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _FAILED = ["failed", "moderated", "expired", "rejected", "submit-unknown"]
@@ -92,21 +93,52 @@ def parse_since(text: str) -> timedelta:
 def _from_ledger(batch: str | None, since: str | None) -> list[Card]:
     from datetime import UTC, datetime
 
-    from grokvid.api import errors
     from grokvid.api.gallery import cards_from_jobs
     from grokvid.api.ledger import Ledger
 
     window = parse_since(since) if since else None
-    jobs = Ledger().list(limit=None, batch_id=batch)
+    ledger = Ledger()
+    jobs = ledger.list(limit=None, batch_id=batch)
     if batch and not jobs:
-        raise errors.ValidationError(
-            f"--batch: no jobs of batch {batch!r} in the ledger (grokvid status lists jobs).",
-            "batch",
-        )
+        jobs = ledger.list(limit=None, batch_id=_batch_by_prefix(ledger, batch))
     if window is not None:
         start = datetime.now(UTC) - window
         jobs = [job for job in jobs if job.created_at >= start]
     return cards_from_jobs(jobs)
+
+
+MIN_PREFIX = 4  # "b-0f" could match many batches; four characters is what status shows best
+
+
+def _batch_by_prefix(ledger: Ledger, prefix: str) -> str:
+    """The one batch id starting with `prefix` (as `batch` and `status` print them)."""
+    from grokvid.api import errors
+
+    hint = "(grokvid status --json shows each job's batch_id)"
+    if len(prefix) < MIN_PREFIX:
+        raise errors.ValidationError(
+            f"--batch: no batch {prefix!r} in the ledger, and a prefix needs at least "
+            f"{MIN_PREFIX} characters {hint}.",
+            "batch",
+        )
+    found = sorted(
+        {
+            job.batch_id
+            for job in ledger.list(limit=None)
+            if job.batch_id and job.batch_id.startswith(prefix)
+        }
+    )
+    if not found:
+        raise errors.ValidationError(
+            f"--batch: no jobs of batch {prefix!r} in the ledger {hint}.", "batch"
+        )
+    if len(found) > 1:
+        raise errors.ValidationError(
+            f"--batch: {prefix!r} starts {len(found)} batch ids ({', '.join(found[:5])}): "
+            "give more characters.",
+            "batch",
+        )
+    return found[0]
 
 
 def _from_dirs(dirs: list[Path]) -> list[Card]:
