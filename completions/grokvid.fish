@@ -78,7 +78,7 @@ complete -c grokvid -n '__grokvid_at "batch"' -l max-cost -x -d 'Cap for this ru
 complete -c grokvid -n '__grokvid_at "batch"' -l model -s m -x -a 'grok-imagine-video\\t"model" grok-imagine-video-1.5\\t"model" grok-imagine-video-1.5-lite\\t"model"' -d 'Model for every item.'
 complete -c grokvid -n '__grokvid_at "batch"' -l name -x -d 'File name template: {slug} {short} {index:03d} {id} {variant} {model} {duration} {resolution} {aspect} and matrix {var} or {var|slug}; \'/\' makes folders [default: {slug}-{short}].'
 complete -c grokvid -n '__grokvid_at "batch"' -l no-audio -d 'Silent clips.'
-complete -c grokvid -n '__grokvid_at "batch"' -l no-preview -l preview -d 'Poster, contact sheet and WebP beside each clip [default: config key preview].'
+complete -c grokvid -n '__grokvid_at "batch"' -l no-preview -l preview -d 'Make a poster, contact sheet and WebP preview beside each clip [default: config key preview].'
 complete -c grokvid -n '__grokvid_at "batch"' -l output-dir -x -a '(__fish_complete_directories)' -d 'Directory for clips [default: current directory].'
 complete -c grokvid -n '__grokvid_at "batch"' -l quiet -s q -d 'No progress, only errors.'
 complete -c grokvid -n '__grokvid_at "batch"' -l rate -x -d 'Submits per second, shared by every grokvid process using this key [default: config key rate, 1.0].'

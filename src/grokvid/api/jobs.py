@@ -171,6 +171,19 @@ def sandbox_gone(job: JobRecord) -> errors.JobFailed:
     )
 
 
+def end_with_sandbox(ledger: Ledger, ids: list[str]) -> None:
+    """The built-in sandbox stops with its command: its unfinished jobs end with it."""
+    for local_id in ids:
+        job = ledger.get(local_id)
+        if job is not None and job.state in ("submitting", "pending", "done"):
+            ledger.update(
+                local_id,
+                state="expired",
+                error_code="sandbox_stopped",
+                error_message="the built-in sandbox stopped before the clip was saved",
+            )
+
+
 def is_local(base_url: str) -> bool:
     from grokvid.api.config import is_loopback
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grokvid.api import errors
+from grokvid.api import errors, jobs
 
 if TYPE_CHECKING:
     from grokvid.api.batch import BatchSource, Plan, PlannedClip
@@ -323,7 +323,7 @@ def _execute(
             outcomes = reporter.run(runner, timeout)
         finally:
             if endpoint.label == "sandbox":
-                _sandbox_gone(ledger, batch.ids)
+                jobs.end_with_sandbox(ledger, batch.ids)
     return reporter.finish(outcomes, runner.rate_limited, endpoint)
 
 
@@ -348,19 +348,6 @@ def _with_own_limiter(
         return _execute(
             args, cfg, source, plan, checks, ledger, endpoint, with_previews, limiter=limiter
         )
-
-
-def _sandbox_gone(ledger: Ledger, ids: list[str]) -> None:
-    """The built-in sandbox stops with this command: its unfinished jobs end with it."""
-    for local_id in ids:
-        job = ledger.get(local_id)
-        if job is not None and job.state in ("created", "submitting", "pending", "done"):
-            ledger.update(
-                local_id,
-                state="expired",
-                error_code="sandbox_stopped",
-                error_message="the built-in sandbox stopped before the clip was saved",
-            )
 
 
 def label_for(clip: PlannedClip, total: int, folder: Path) -> str:

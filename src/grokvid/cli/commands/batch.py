@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from grokvid.cli import options
 from grokvid.cli.exits import handle_errors
 
 
@@ -125,31 +126,14 @@ def batch(
         Path | None,
         typer.Option("--gallery", metavar="FILE", help="Write an HTML gallery of the clips."),
     ] = None,
-    preview: Annotated[
-        bool | None,
-        typer.Option(
-            "--preview/--no-preview",
-            help="Poster, contact sheet and WebP beside each clip [default: config key preview].",
-        ),
-    ] = None,
+    preview: options.Preview = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")] = False,
     sandbox: Annotated[
         bool,
         typer.Option("--sandbox", help="Use a local sandbox service: no key, no network, no cost."),
     ] = False,
-    base_url: Annotated[
-        str | None,
-        typer.Option("--base-url", help="API base URL [env GROKVID_BASE_URL; default api.x.ai]."),
-    ] = None,
-    ci: Annotated[
-        str | None,
-        typer.Option(
-            "--ci",
-            metavar="github|none",
-            help="Write GitHub's job summary, outputs and annotations [default: github "
-            "when GITHUB_ACTIONS=true].",
-        ),
-    ] = None,
+    base_url: options.BaseURL = None,
+    ci: options.CI = None,
 ) -> None:
     """Make many clips from a batch file; a rerun resumes, never re-sends.
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from grokvid.cli import options
 from grokvid.cli.exits import handle_errors
 
 
@@ -32,27 +33,9 @@ def download(
         bool, typer.Option("--json", help="One JSON object per clip on stdout.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only errors.")] = False,
-    base_url: Annotated[
-        str | None,
-        typer.Option("--base-url", help="API base URL [env GROKVID_BASE_URL; default api.x.ai]."),
-    ] = None,
-    preview: Annotated[
-        bool | None,
-        typer.Option(
-            "--preview/--no-preview",
-            help="Make a poster, contact sheet and WebP preview beside each clip "
-            "[default: config key preview].",
-        ),
-    ] = None,
-    ci: Annotated[
-        str | None,
-        typer.Option(
-            "--ci",
-            metavar="github|none",
-            help="Write GitHub's job summary, outputs and annotations [default: github "
-            "when GITHUB_ACTIONS=true].",
-        ),
-    ] = None,
+    base_url: options.BaseURL = None,
+    preview: options.Preview = None,
+    ci: options.CI = None,
 ) -> None:
     """Download finished clips by job id; print each file's path.
 
@@ -68,12 +51,7 @@ def download(
     from grokvid.cli.signals import run_interruptible
 
     ci_mode.check_mode(ci)
-    if not 0 < timeout < float("inf"):
-        from grokvid.api import errors
-
-        raise errors.ValidationError(
-            f"{timeout} is not a number of seconds: use e.g. 600.", "timeout"
-        )
+    options.check_timeout(timeout)
 
     if output_dir is not None:
         from grokvid.api import errors
@@ -94,7 +72,7 @@ def download(
     ledger = Ledger()
     jobs = [session.find_job(ledger, ident) for ident in ids]
     endpoint = session.resume_endpoint(cfg, jobs)
-    options = RunOptions(wait=wait, timeout=timeout, force=force, output_dir=output_dir)
+    run_options = RunOptions(wait=wait, timeout=timeout, force=force, output_dir=output_dir)
     with render.Reporter(quiet=quiet) as reporter:
         for job in jobs:
             reporter.add(job.local_id, job.local_id)
@@ -113,7 +91,7 @@ def download(
 
         async def run() -> list[object]:
             async with runner:
-                return list(await runner.resume(jobs, options))
+                return list(await runner.resume(jobs, run_options))
 
         outcomes = run_interruptible(run(), lambda: runner.interrupted([j.local_id for j in jobs]))
     ids = [job.local_id for job in jobs]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from grokvid.cli import options
 from grokvid.cli.exits import handle_errors
 
 if TYPE_CHECKING:
@@ -96,10 +97,7 @@ def generate(
         bool,
         typer.Option("--sandbox", help="Use a local sandbox service: no key, no network, no cost."),
     ] = False,
-    base_url: Annotated[
-        str | None,
-        typer.Option("--base-url", help="API base URL [env GROKVID_BASE_URL; default api.x.ai]."),
-    ] = None,
+    base_url: options.BaseURL = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the request and cost estimate; send nothing.")
     ] = False,
@@ -111,23 +109,8 @@ def generate(
             help="Refuse (exit 2, nothing sent) when the estimate for all clips exceeds this.",
         ),
     ] = None,
-    preview: Annotated[
-        bool | None,
-        typer.Option(
-            "--preview/--no-preview",
-            help="Make a poster, contact sheet and WebP preview beside each clip "
-            "[default: config key preview].",
-        ),
-    ] = None,
-    ci: Annotated[
-        str | None,
-        typer.Option(
-            "--ci",
-            metavar="github|none",
-            help="Write GitHub's job summary, outputs and annotations [default: github "
-            "when GITHUB_ACTIONS=true].",
-        ),
-    ] = None,
+    preview: options.Preview = None,
+    ci: options.CI = None,
     reuse: Annotated[
         bool,
         typer.Option(
@@ -191,7 +174,7 @@ def generate(
     from grokvid.cli import ci as ci_mode
 
     ci_mode.check_mode(ci)
-    _check_timeout(timeout)
+    options.check_timeout(timeout)
     _check_cap_value(max_cost)
     _check_budget(max_cost, estimate, variants, sandbox)
     with_previews = cfg.preview if preview is None else preview
@@ -212,15 +195,6 @@ def generate(
     ci_mode.report(ci, ledger, [local_id for local_id, _ in outcomes], title="grokvid generate")
     if code:
         raise typer.Exit(code)
-
-
-def _check_timeout(timeout: float) -> None:
-    from grokvid.api import errors
-
-    if not 0 < timeout < float("inf"):
-        raise errors.ValidationError(
-            f"{timeout} is not a number of seconds: use e.g. 600.", "timeout"
-        )
 
 
 def _spec(cfg: Settings, text: str, image: str | None) -> Spec:
@@ -536,7 +510,7 @@ def _run(
         outcomes = run_interruptible(all_jobs(), lambda: runner.interrupted(ids))
     finally:
         if endpoint.label == "sandbox":
-            _sandbox_gone(ledger, ids)
+            jobs.end_with_sandbox(ledger, ids)
     return ledger, [(i, o) for i, o in zip(ids, outcomes, strict=True)]
 
 
@@ -545,16 +519,3 @@ def _image_label(spec: Spec) -> str:
 
     media = media_of(spec)
     return media[0].label if media else "clip"
-
-
-def _sandbox_gone(ledger: Ledger, ids: list[str]) -> None:
-    """The built-in sandbox stops with this command: its unfinished jobs end with it."""
-    for local_id in ids:
-        job = ledger.get(local_id)
-        if job is not None and job.state in ("created", "submitting", "pending", "done"):
-            ledger.update(
-                local_id,
-                state="expired",
-                error_code="sandbox_stopped",
-                error_message="the built-in sandbox stopped before the clip was saved",
-            )
