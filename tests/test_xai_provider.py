@@ -387,3 +387,26 @@ def test_a_hundred_jobs_at_once_share_one_client_over_loopback(server: Any) -> N
     states = asyncio.run(run())
     assert len(states) == 100 and set(states) <= {"pending", "done"}
     assert len({job.request_id for job in server.app.jobs()}) == 100
+
+
+def test_the_certificate_bundle_is_loaded_once_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading the CA bundle costs tens of milliseconds: every pool and client shares one."""
+    made: list[bool] = []
+    real = httpx.create_ssl_context
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        made.append(bool(kwargs.get("verify", True)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counting)
+    xai._tls_context.cache_clear()
+
+    async def run() -> None:
+        for _ in range(3):
+            client = xai.XAIClient(Connection("https://api.x.ai", SecretStr(KEY)))
+            await client.aclose()
+
+    asyncio.run(run())
+    assert made == [True]
