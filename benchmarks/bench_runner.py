@@ -250,11 +250,6 @@ def table(plan: Plan, versions: list[Version]) -> str:
         [median(v.variants_cpu) for v in versions],
         "{:.2f} s",
     )
-    row(
-        "CPU per extra clip in one `generate`: (CPU of `-n 4` − CPU of 1 clip) / 3",
-        [(4 * median(v.variants_cpu) - median(v.generate_cpu)) / 3 for v in versions],
-        "{:.2f} s",
-    )
     # "At most once a second" is about the gaps: polls per window also counts a fencepost.
     rates = [1 / median([s[0] for s in v.stall]) for v in versions]
     detail = "; ".join(
