@@ -49,7 +49,7 @@ NOTABLE_MODULES = ("rich", "asyncio", "ssl")  # not banned, but they cost start-
 # Targets: the brief's (detection, polls of a 20 s render) and our own, stated in the README.
 DETECT_TARGET = 0.25
 POLLS_20S_TARGET = 25
-STALL_RATE_TARGET = 1.0  # polls/s: the SDK's pace; the service allows ~70 requests/min/team
+STALL_RATE_TARGET = 1.0  # polls/s (no gap under 1 s): the SDK's pace; ~70 requests/min/team
 OVERHEAD_TARGET = 1.0
 VERSION_TARGET = 0.20
 HELP_TARGET = 0.30
@@ -379,16 +379,20 @@ class Bench:
         start = job.created_at + render
         window = job.done_at - start
         polls = [t for t, _ in self.polls(job.request_id) if start <= t < job.done_at]
-        if window < 1.0:
-            self.rows.append(Row(label, f"not measured: the render overran by only {window:.2f} s"))
+        if window < 1.0 or len(polls) < 2:
+            self.rows.append(
+                Row(label, f"not measured: the render overran by {window:.2f} s", target, "n/a")
+            )
             return
-        rate = len(polls) / window
+        # "At most once a second" is about the gaps; polls per window also counts a fencepost.
+        gap = min(b - a for a, b in zip(polls, polls[1:], strict=False))
         self.rows.append(
             Row(
                 f"{label} (render overran by {window:.1f} s)",
-                f"{rate:.1f}/s ({len(polls)} polls; {job.poll_count} in all)",
+                f"shortest gap {gap:.2f} s ({1 / gap:.1f}/s); {len(polls)} polls in the "
+                f"{window:.1f} s ({len(polls) / window:.1f}/s); {job.poll_count} in all",
                 target,
-                verdict(rate <= STALL_RATE_TARGET),
+                verdict(1 / gap <= STALL_RATE_TARGET),
             )
         )
 

@@ -37,11 +37,13 @@ KEY = {"Authorization": "Bearer bench"}
 SUBMIT = "/v1/videos/generations"
 RATIO_TARGET = 0.9
 SERVER = """
-import sys
+import dataclasses, sys
 from pathlib import Path
 from grokvid.sandbox import SandboxConfig, SandboxServer
-config = SandboxConfig(render_seconds=0, clip_cache_dir=Path(sys.argv[1]),
-                       render_processes=sys.argv[2] == "processes")
+options = {"render_seconds": 0, "clip_cache_dir": Path(sys.argv[1])}
+if any(f.name == "render_processes" for f in dataclasses.fields(SandboxConfig)):
+    options["render_processes"] = sys.argv[2] == "processes"
+config = SandboxConfig(**options)
 with SandboxServer(config) as server:
     print(server.port, flush=True)
     sys.stdin.read()
@@ -49,9 +51,10 @@ with SandboxServer(config) as server:
 
 
 @contextmanager
-def sandbox(mode: str, cache: Path) -> Iterator[tuple[str, int]]:
+def sandbox(mode: str, cache: Path, python: str = sys.executable) -> Iterator[tuple[str, int]]:
+    """A sandbox in its own process; `python` picks the grokvid version that serves."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(cache), mode],
+        [python, "-c", SERVER, str(cache), mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -69,16 +72,22 @@ def poll_rate(client: httpx.Client, request_id: str, seconds: float) -> float:
     count, end = 0, time.perf_counter() + seconds
     while time.perf_counter() < end:
         response = client.get(f"/v1/videos/{request_id}")
-        if response.status_code != 202:
+        # 0.2 answers a pending job 202, as the service does; 0.1's sandbox answered 200.
+        pending = response.status_code == 202 or (
+            response.status_code == 200 and response.json().get("status") == "pending"
+        )
+        if not pending:
             raise RuntimeError(f"expected a pending job, got {response.status_code}")
         count += 1
     return count / seconds
 
 
-def polls_while_rendering(mode: str, seconds: float) -> dict[str, object]:
+def polls_while_rendering(
+    mode: str, seconds: float, python: str = sys.executable
+) -> dict[str, object]:
     with (
         tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp,
-        sandbox(mode, Path(tmp)) as (
+        sandbox(mode, Path(tmp), python) as (
             url,
             _,
         ),
@@ -166,21 +175,38 @@ def main() -> int:
     parser.add_argument(
         "--modes", default="processes,threads", help="render modes to compare (comma-separated)"
     )
+    parser.add_argument(
+        "--baseline", metavar="PYTHON", help="also measure the sandbox of an older version"
+    )
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {args.seconds:g} s windows")
+    if args.baseline and not os.access(args.baseline, os.X_OK):
+        parser.error(f"--baseline {args.baseline}: not an executable Python interpreter")
+    runs = [(mode, mode, sys.executable) for mode in args.modes.split(",")]
+    if args.baseline:
+        version = subprocess.run(
+            [args.baseline, "-c", "import grokvid; print(grokvid.__version__)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        runs.insert(0, (f"{version}'s own sandbox", "threads", args.baseline))
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {args.seconds:g} s windows, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     print()
     print(
         "| render mode | idle polls/s (before, after) | polls/s, 4 clips rendering | ratio "
         "| target | renders still going |"
     )
     print("|---|---|---|---|---|---|")
-    for mode in args.modes.split(","):
-        row = polls_while_rendering(mode, args.seconds)
+    for label, mode, python in runs:
+        row = polls_while_rendering(mode, args.seconds, python)
         idle, busy = float(row["idle"]), float(row["busy"])  # type: ignore[arg-type]
         ratio = busy / idle
         verdict = "ok" if ratio >= RATIO_TARGET else "MISSED"
         print(
-            f"| {mode} | {idle:.0f} ({row['before']:.0f}, {row['after']:.0f}) | {busy:.0f} "
+            f"| {label} | {idle:.0f} ({row['before']:.0f}, {row['after']:.0f}) | {busy:.0f} "
             f"| {ratio:.2f}x | >= {RATIO_TARGET}x ({verdict}) "
             f"| {row['still_rendering']} of 4 |"
         )

@@ -67,3 +67,16 @@ def test_past_its_estimate_a_job_is_polled_at_most_once_a_second() -> None:
     late = [when for when in sightings if when > 22]  # estimate ~20.2 s, then a 1 s grace
     gaps = [b - a for a, b in zip(late, late[1:], strict=False)]
     assert gaps and min(gaps) >= 1.0
+
+
+def test_a_job_seen_at_99_percent_past_its_estimate_waits_a_second_at_once() -> None:
+    schedule = PollSchedule()
+    t, sightings = schedule.first, []
+    while t < 12:  # a 2 s render that sits at 99 % until 12 s, as a slow encode does
+        progress = min(99, int(100 * t / 2))
+        if progress == 99:
+            sightings.append(t)
+        t += schedule.next_delay(t, progress)
+    past = [when for when in sightings if when >= 2.0]
+    gaps = [b - a for a, b in zip(past, past[1:], strict=False)]
+    assert len(gaps) >= 3 and min(gaps) >= 1.0

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from grokvid.api import errors
 from grokvid.api.providers import xai
-from grokvid.api.providers.base import Connection
+from grokvid.api.providers.base import Accepted, Connection
 from grokvid.api.retry import Backoff, RetryPolicy, call_with_retries, submit_by_rule
 from grokvid.api.specs import TextToVideo
 
@@ -367,3 +367,46 @@ def test_retry_after_as_an_http_date_without_a_zone_is_read_as_utc() -> None:
 
     response = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 -0000"})
     assert retry_after_seconds(response) == 0.0
+
+
+def test_a_hundred_jobs_at_once_share_one_client_over_loopback(server: Any) -> None:
+    """Submits and polls of 100 concurrent jobs all get through one client's pools, which
+    close with it."""
+
+    async def run() -> list[str]:
+        client = xai.XAIClient(Connection(server.base_url, SecretStr(KEY)))
+        try:
+            answers = await asyncio.gather(*(client.submit(SPEC) for _ in range(100)))
+            handles = [a.handle for a in answers if isinstance(a, Accepted)]
+            assert len(handles) == 100
+            polls = await asyncio.gather(*(client.status(h) for h in handles))
+            return [p.state for p in polls]
+        finally:
+            await client.aclose()
+
+    states = asyncio.run(run())
+    assert len(states) == 100 and set(states) <= {"pending", "done"}
+    assert len({job.request_id for job in server.app.jobs()}) == 100
+
+
+def test_the_certificate_bundle_is_loaded_once_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading the CA bundle costs tens of milliseconds: every pool and client shares one."""
+    made: list[bool] = []
+    real = httpx.create_ssl_context
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        made.append(bool(kwargs.get("verify", True)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counting)
+    xai._tls_context.cache_clear()
+
+    async def run() -> None:
+        for _ in range(3):
+            client = xai.XAIClient(Connection("https://api.x.ai", SecretStr(KEY)))
+            await client.aclose()
+
+    asyncio.run(run())
+    assert made == [True]

@@ -11,7 +11,8 @@ Names load on first use, so `grokvid --version` stays instant.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# Not `from typing import …`: `grokvid --version` should not pay for the typing module.
+TYPE_CHECKING = False
 
 __version__ = "0.2.0.dev0"
 
@@ -68,6 +69,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from grokvid.api.client import AsyncClient, Client, Clip, Job
     from grokvid.api.errors import (
         APIError,

@@ -3,9 +3,9 @@
 The service reports `progress` (0-99). From the progress seen so far we estimate when the clip
 will be done and poll at half the time remaining, so the gaps shrink towards the finish and
 detection lags it by a fraction of a second without polling a 20 s render more than a handful of
-times. Without progress we back off from `first` towards `maximum`; once past the estimate we
-poll at most once a second, in steps that grow with the overrun, so a job stuck at 99 % is not
-hammered.
+times. Without progress we back off from `first` towards `maximum`; once past the estimate (at
+once when the job says 99 %) we poll at most once a second, in steps that grow with the overrun,
+so a job stuck at 99 % is not hammered.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ class PollSchedule:
 
     def next_delay(self, elapsed: float, progress: int | None) -> float:
         """Seconds to wait before the next poll, given the last answer."""
-        if progress is not None and 0 < progress < 100:
-            # Only the first sighting of each value: a job stuck at 99 % must not keep pulling
-            # the estimate just ahead of now (that would poll several times a second).
+        # 99 is where the service's progress stops, not a reading of the rate: it would pull
+        # the estimate just ahead of now at every poll, so it is never a sample.
+        if progress is not None and 0 < progress < 99:
             if not self._samples or progress > self._samples[-1][1]:
                 self._samples.append((elapsed, progress))
         estimate = self._estimate_total()
@@ -34,12 +34,15 @@ class PollSchedule:
             delay = self.first + 0.25 * elapsed
         else:
             remaining = estimate - elapsed
+            # At 99 % past the estimate the job is stuck, not rounded early: a closer look
+            # cannot see it finish any sooner, so it gets the overdue pace at once.
+            stuck = progress is not None and progress >= 99 and remaining <= 0
             # Before the estimate: half the time left. Just due: look closely (progress is
             # whole percent, so the estimate runs a little early). Well past it, the job is late
             # and the rate tells nothing more: at most one poll a second, backing off.
             if remaining > self.minimum:
                 delay = remaining / 2
-            elif remaining > -self.grace:
+            elif remaining > -self.grace and not stuck:
                 delay = self.minimum - 0.5 * remaining
             else:
                 delay = max(self.overdue, -0.5 * remaining)
