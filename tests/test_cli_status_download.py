@@ -185,3 +185,27 @@ def test_a_builtin_sandbox_clip_cannot_be_fetched_again_and_says_so_at_once(
     code, stdout, stderr = invoke("download", view["id"])
     assert code == 6
     assert "built-in sandbox" in stderr and "Generate it again" in stderr
+
+
+def test_a_request_id_the_ledger_never_recorded_can_still_be_downloaded(
+    env: Path, server: SandboxServer
+) -> None:
+    """The recovery command grokvid prints when neither the ledger nor its journal could take
+    a request id: `grokvid download REQUEST_ID --wait` records the job and fetches it."""
+    import httpx
+
+    answer = httpx.post(
+        f"{server.base_url}/v1/videos/generations",
+        json={"model": "grok-imagine-video", "prompt": FOX, "duration": 1},
+        headers={"Authorization": "Bearer xai-test-key-0000"},
+    )
+    request_id = answer.json()["request_id"]
+    code, stdout, stderr = invoke("download", request_id, "--wait")
+    assert code == 0, stderr
+    clip = Path(stdout.strip())
+    assert clip.is_absolute() and clip.is_file()
+    assert f"request {request_id} was not in the ledger" in stderr
+    view = json.loads(invoke("status", "--json", "--no-refresh", request_id)[1])
+    assert (view["state"], view["request_id"]) == ("downloaded", request_id)
+    posts = [e for e in server.app.request_log if e.method == "POST"]
+    assert len(posts) == 1, "picking a job up never POSTs"

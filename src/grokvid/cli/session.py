@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -115,3 +116,43 @@ def find_job(ledger: Ledger, ident: str) -> JobRecord:
             f"No job {ident!r} in the ledger: `grokvid status` lists recent jobs.", "id"
         )
     return job
+
+
+def find_or_adopt(ledger: Ledger, ident: str, config: Settings) -> JobRecord:
+    """A job of the ledger, or one the ledger never recorded, named by the service's request id.
+
+    When the ledger and its journal both failed after a POST, grokvid printed the request id
+    and `grokvid download REQUEST_ID --wait`: this records that request at the configured
+    service, so the download (and everything after it) works as for any other job.
+    """
+    from grokvid.api.jobs import clip_name
+    from grokvid.api.states import JobState
+    from grokvid.cli.render import note
+
+    try:
+        return find_job(ledger, ident)
+    except errors.ValidationError:
+        if not _looks_like_request_id(ident):
+            raise
+    base_url = check_base_url(config.base_url)
+    job = ledger.create(provider="xai", base_url=base_url, model=config.model, prompt="", params={})
+    ledger.update(job.local_id, state=JobState.SUBMITTING)
+    path = Path.cwd() / clip_name(f"request {ident[:8]}", job.local_id)
+    job = ledger.update(
+        job.local_id,
+        state=JobState.PENDING,
+        request_id=ident.strip(),
+        handle={"request_id": ident.strip()},
+        output_path=str(path.absolute()),
+    )
+    note(
+        f"{job.local_id}: request {ident} was not in the ledger; recorded it as a job at "
+        f"{base_url} to fetch it"
+    )
+    return job
+
+
+def _looks_like_request_id(ident: str) -> bool:
+    """The service's ids are uuid-shaped; grokvid's own start with gv-."""
+    text = ident.strip()
+    return not text.lower().startswith("gv-") and len(text) >= 16 and "-" in text

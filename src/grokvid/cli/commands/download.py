@@ -70,7 +70,7 @@ def download(
         probe_writable(folder, "output_dir")
     cfg = session.settings({"base_url": base_url})
     ledger = Ledger()
-    jobs = [session.find_job(ledger, ident) for ident in ids]
+    jobs = [session.find_or_adopt(ledger, ident, cfg) for ident in ids]
     endpoint = session.resume_endpoint(cfg, jobs)
     run_options = RunOptions(wait=wait, timeout=timeout, force=force, output_dir=output_dir)
     with render.Reporter(quiet=quiet) as reporter:
