@@ -38,7 +38,7 @@ def test_the_batch_id_is_shown_and_finds_the_batch_by_prefix(
     assert f"batch {batch_id} finished" in stderr
     # The words say each thing once, and nothing about 429s that never came.
     assert re.search(r"2 of 2 clips saved$", stderr, re.MULTILINE), stderr
-    assert "(2 saved)" not in stderr and "rate-limit answers" not in stderr
+    assert "(2 saved)" not in stderr and "rate-limit answer" not in stderr
     # {slug} drops the sandbox's bracketed notes, as generate's names do.
     names = sorted(Path(p).name for p in stdout.split())
     assert names[0].startswith("a-fox-in-snow-") and names[1].startswith("a-kite-over-a-beach-")
