@@ -171,26 +171,11 @@ class Runner:
 
     async def run(self, created: Sequence[JobRecord], options: RunOptions) -> list[Outcome]:
         """Submit new jobs and see every one through; one outcome per job, in order."""
-        deadline = self.clock() + options.timeout
-        gate = asyncio.Semaphore(max(1, self.concurrency))
+        return await self.run_and_resume(created, (), options)
 
-        async def one(job: JobRecord) -> Outcome:
-            async with gate:
-                try:
-                    return await self._drive(job, options, deadline)
-                except errors.GrokvidError as exc:
-                    if self.fail_fast and self._stopped is None:
-                        self._stopped = errors.JobFailed(
-                            "Not submitted: an earlier clip failed and "
-                            f"{errors.option('fail_fast')} is on ({job.local_id}).",
-                            state="not-sent",
-                            code="fail_fast",
-                        )
-                    return exc
-                finally:
-                    self._settle(job.local_id)
-
-        return await self._all(created, one)
+    async def resume(self, found: Sequence[JobRecord], options: RunOptions) -> list[Outcome]:
+        """Pick up jobs from the ledger (download, status --wait, a rerun): never a POST."""
+        return await self.run_and_resume((), found, options)
 
     async def run_and_resume(
         self,
@@ -208,31 +193,20 @@ class Runner:
         deadline = self.clock() + options.timeout
         gate = asyncio.Semaphore(max(1, self.concurrency))
 
-        async def picked(job: JobRecord) -> Outcome:
+        async def one(job: JobRecord, new: bool) -> Outcome:
             async with gate:
                 try:
-                    outcome: Outcome = await self._pick_up(job, options, deadline)
+                    if new:
+                        outcome: Outcome = await self._drive(job, options, deadline)
+                    else:
+                        outcome = await self._pick_up(job, options, deadline)
                 except errors.GrokvidError as exc:
-                    outcome = exc
-            if on_outcome is not None:
-                on_outcome(job, outcome)
-            return outcome
-
-        async def new(job: JobRecord) -> Outcome:
-            async with gate:
-                try:
-                    outcome: Outcome = await self._drive(job, options, deadline)
-                except errors.GrokvidError as exc:
-                    if self.fail_fast and self._stopped is None:
-                        self._stopped = errors.JobFailed(
-                            "Not submitted: an earlier clip failed and "
-                            f"{errors.option('fail_fast')} is on ({job.local_id}).",
-                            state="not-sent",
-                            code="fail_fast",
-                        )
+                    if new:
+                        self._stop_if_failing_fast(job)
                     outcome = exc
                 finally:
-                    self._settle(job.local_id)
+                    if new:
+                        self._settle(job.local_id)
             if on_outcome is not None:
                 on_outcome(job, outcome)
             return outcome
@@ -241,25 +215,20 @@ class Runner:
         try:
             return list(
                 await asyncio.gather(
-                    *(picked(job) for job in found), *(new(job) for job in created)
+                    *(one(job, False) for job in found), *(one(job, True) for job in created)
                 )
             )
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise self.interrupted([job.local_id for job in jobs]) from None
 
-    async def resume(self, found: Sequence[JobRecord], options: RunOptions) -> list[Outcome]:
-        """Pick up jobs from the ledger (download, status --wait, a rerun): never a POST."""
-        deadline = self.clock() + options.timeout
-        gate = asyncio.Semaphore(max(1, self.concurrency))
-
-        async def one(job: JobRecord) -> Outcome:
-            async with gate:
-                try:
-                    return await self._pick_up(job, options, deadline)
-                except errors.GrokvidError as exc:
-                    return exc
-
-        return await self._all(found, one)
+    def _stop_if_failing_fast(self, job: JobRecord) -> None:
+        if self.fail_fast and self._stopped is None:
+            self._stopped = errors.JobFailed(
+                "Not submitted: an earlier clip failed and "
+                f"{errors.option('fail_fast')} is on ({job.local_id}).",
+                state="not-sent",
+                code="fail_fast",
+            )
 
     async def refresh(self, found: Sequence[JobRecord]) -> list[JobRecord | errors.GrokvidError]:
         """Ask the service once about each job the ledger thinks it still knows."""
@@ -273,14 +242,6 @@ class Runner:
                 return exc
 
         return list(await asyncio.gather(*(one(job) for job in found)))
-
-    async def _all(
-        self, found: Sequence[JobRecord], one: Callable[[JobRecord], Awaitable[Outcome]]
-    ) -> list[Outcome]:
-        try:
-            return list(await asyncio.gather(*(one(job) for job in found)))
-        except (asyncio.CancelledError, KeyboardInterrupt):
-            raise self.interrupted([job.local_id for job in found]) from None
 
     # --- the steps ---------------------------------------------------------------------
 
