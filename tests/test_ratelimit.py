@@ -164,3 +164,27 @@ def test_unusable_rates_are_refused(bad: float) -> None:
     with pytest.raises(ValidationError, match="give a number above 0") as caught:
         check_rate(bad)
     assert caught.value.field == "rate"
+
+
+def test_many_limiters_opening_one_new_file_at_once_never_fail_locked(tmp_path: Path) -> None:
+    """Concurrent clients in one process each open the bucket file: the WAL switch races."""
+    import threading
+
+    path = tmp_path / "rate.sqlite3"
+    failures: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def one(i: int) -> None:
+        limiter = SharedRateLimiter(f"k{i}", 1000.0, path=path, burst=5)
+        start.wait()
+        try:
+            limiter.try_acquire()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            failures.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failures == []

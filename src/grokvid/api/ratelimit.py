@@ -117,7 +117,7 @@ class SharedRateLimiter:
             ) from exc
         try:
             if not self._ready:
-                db.execute("PRAGMA journal_mode=WAL")
+                _use_wal(db)
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL NOT "
                     "NULL, rate REAL NOT NULL, updated REAL NOT NULL, blocked_until REAL NOT "
@@ -217,6 +217,21 @@ class SharedRateLimiter:
         now = self._clock()
         with self._transaction() as db:
             return self._load(db, now)
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL. SQLite answers "database is locked" at once, without waiting
+    for the busy timeout, when another connection (another process, or a concurrent client in
+    this one) holds the file during the switch; the switch is idempotent, so try again."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _replace(state: BucketState, *, tokens: float) -> BucketState:
