@@ -39,7 +39,7 @@ def check_cap(value: float, field: str) -> float:
     """A usable cap in USD, or ValidationError naming `field`."""
     if isinstance(value, bool) or not math.isfinite(value) or value < 0:
         raise ValidationError(
-            f"A cost cap of {value!r} USD is not usable: give an amount of 0 or more, e.g. 5.",
+            f"A cost cap of {value!r} USD is not usable: give an amount of 0 or more, e.g. 2.50.",
             field,
         )
     return float(value)

@@ -156,7 +156,7 @@ class Runner:
                 model=spec.model,
                 prompt=spec.prompt,
                 params=_params(spec),
-                estimated_cost_usd=_estimate(self.endpoint.provider, spec),
+                estimated_cost_usd=registry.get(self.endpoint.provider).estimate(spec),
                 batch_id=plan.batch_id,
                 variant=plan.variant,
                 spec=spec_to_json(spec),
@@ -743,14 +743,6 @@ def spent_since(ledger: Ledger, when: Any, *, local: bool = False) -> float:
     """USD charged (or, until known, estimated) for jobs the service may bill since `when`:
     the real services' jobs, or with `local` a served sandbox's."""
     return ledger.spent_since(when, local=local)
-
-
-def _estimate(provider: str, spec: Spec) -> float | None:
-    if provider == "xai":
-        from grokvid.api.providers import xai
-
-        return xai.estimate_usd(spec)
-    return None
 
 
 def _params(spec: Spec) -> dict[str, Any]:

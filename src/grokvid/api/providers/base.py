@@ -49,9 +49,6 @@ class Progress(BaseModel):
     error_message: str | None = None
 
 
-JobStatus = Progress  # the 0.1 name, kept for the tests and the sandbox's users
-
-
 @dataclass(frozen=True)
 class ProviderInfo:
     """Everything grokvid knows about a platform, as data."""

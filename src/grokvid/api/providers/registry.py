@@ -8,24 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from grokvid.api.errors import ConfigError
 from grokvid.api.providers.base import Connection, ProviderClient, ProviderInfo
 
+if TYPE_CHECKING:
+    from grokvid.api.specs import Spec
+
 ClientFactory = Callable[[Connection], ProviderClient]
+Estimate = Callable[["Spec"], float | None]
+
+
+def _unpriced(spec: Spec) -> float | None:
+    return None
 
 
 @dataclass(frozen=True)
 class Registered:
     info: ProviderInfo
     create: ClientFactory
+    estimate: Estimate = _unpriced  # USD for one clip, from the provider's price table
 
 
 _REGISTRY: dict[str, Registered] = {}
 
 
-def register(info: ProviderInfo, create: ClientFactory) -> None:
-    _REGISTRY[info.name] = Registered(info, create)
+def register(info: ProviderInfo, create: ClientFactory, estimate: Estimate = _unpriced) -> None:
+    _REGISTRY[info.name] = Registered(info, create, estimate)
 
 
 def _load_builtin() -> None:

@@ -236,7 +236,7 @@ def create(connection: Connection) -> XAIClient:
     return XAIClient(connection)
 
 
-register(INFO, create)
+register(INFO, create, estimate_usd)
 
 
 def parse_status(request_id: str, data: dict[str, Any]) -> Progress:

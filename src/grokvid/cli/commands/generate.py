@@ -215,35 +215,25 @@ def _spec(cfg: Settings, text: str, image: str | None) -> Spec:
 
 
 def _check_cap_value(max_cost: float | None) -> None:
-    from grokvid.api import errors
+    from grokvid.api.budget import check_cap
 
-    if max_cost is not None and not 0 <= max_cost < float("inf"):
-        raise errors.ValidationError(
-            f"{max_cost:g} is not an amount in USD: use 0 or more, e.g. 2.50.", "max_cost"
-        )
+    if max_cost is not None:
+        check_cap(max_cost, "max_cost")
 
 
 def _check_budget(
     max_cost: float | None, estimate: float | None, variants: int, sandbox: bool
 ) -> None:
     """--max-cost: refuse before anything is sent when the estimate is over the cap."""
-    from grokvid.api import errors
+    from grokvid.api.budget import Budget
 
     if max_cost is None or sandbox:
         return
+    plan = Budget(max_cost)
     if estimate is None:
-        raise errors.ValidationError(
-            "The price of this model is unknown, so --max-cost cannot be checked: drop "
-            "--max-cost or use a model grokvid knows.",
-            "max_cost",
-        )
-    total = estimate * variants
-    if total > max_cost:
-        raise errors.ValidationError(
-            f"The estimate ${total:.2f} is over the cap ${max_cost:.2f}: nothing was sent. "
-            "Raise --max-cost, or ask for fewer, shorter or smaller clips.",
-            "max_cost",
-        )
+        plan.check_plan(0.0, unpriced=variants)
+    else:
+        plan.check_plan(estimate * variants)
 
 
 def _plan(endpoint: Endpoint, spec: Spec, cost: float | None, variants: int, no_wait: bool) -> str:
