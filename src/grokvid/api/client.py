@@ -28,7 +28,7 @@ from grokvid.api.jobs import ClipResult
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.models import ticks_to_usd
 from grokvid.api.runner import ClipPlan, Endpoint, Runner, RunOptions, budget_for, limiter_for
-from grokvid.api.specs import ImageToVideo, MediaInput, Spec, TextToVideo
+from grokvid.api.specs import MediaInput, Spec, clip_spec
 from grokvid.api.states import JobState
 
 T = TypeVar("T")
@@ -240,18 +240,15 @@ class AsyncClient:
         image: str | Path | None,
     ) -> Spec:
         s = self._settings
-        text = TextToVideo(
+        return clip_spec(
             model=model or s.model,
             prompt=prompt,
             duration=duration if duration is not None else s.duration,
             resolution=resolution or s.resolution,
             aspect_ratio=aspect_ratio or s.aspect_ratio,
             audio=s.generate_audio if audio is None else audio,
+            image=None if image is None else MediaInput.from_source(str(image)),
         )
-        if image is None:
-            return text
-        media = MediaInput.from_source(str(image))
-        return ImageToVideo(**text.model_dump(exclude={"kind"}), image=media)
 
 
 def _unwrap(outcome: object) -> Clip | Job:

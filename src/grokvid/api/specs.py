@@ -209,6 +209,37 @@ Spec = Annotated[
 _SPEC: TypeAdapter[Spec] = TypeAdapter(Spec)
 
 
+def clip_spec(
+    *,
+    model: str,
+    prompt: str,
+    duration: int | None,
+    aspect_ratio: str | None,
+    resolution: str | None,
+    audio: bool,
+    image: MediaInput | None = None,
+) -> TextToVideo | ImageToVideo:
+    """The spec for one generated clip: text-to-video, or image-to-video when an image is given."""
+    if image is None:
+        return TextToVideo(
+            model=model,
+            prompt=prompt,
+            duration=duration,
+            aspect_ratio=aspect_ratio,
+            resolution=resolution,
+            audio=audio,
+        )
+    return ImageToVideo(
+        model=model,
+        prompt=prompt,
+        duration=duration,
+        aspect_ratio=aspect_ratio,
+        resolution=resolution,
+        audio=audio,
+        image=image,
+    )
+
+
 def spec_from_json(data: dict[str, Any]) -> Spec:
     """A spec back from the ledger's JSON."""
     return _SPEC.validate_python(data)

@@ -23,7 +23,7 @@ from grokvid.api.batch.plan import Plan, PlannedClip
 from grokvid.api.batch.resume import ClipState, resume_state
 from grokvid.api.ledger import JobRecord, Ledger
 from grokvid.api.runner import ClipPlan, Endpoint, Outcome, Runner, RunOptions
-from grokvid.api.specs import ImageToVideo, MediaInput, Spec, TextToVideo, media_of
+from grokvid.api.specs import MediaInput, Spec, clip_spec, media_of
 from grokvid.api.states import JobState
 
 SANDBOX_HOST = "http://sandbox.invalid"  # the built-in sandbox's port changes every run
@@ -44,20 +44,18 @@ class XaiChecks:
         self.warnings: dict[str, int] = {}  # warning -> clips it applies to
 
     def spec(self, clip: ClipFields) -> Spec:
-        options = TextToVideo(
+        media = None if clip.image is None else self._media_for(clip.image)
+        if isinstance(media, errors.ValidationError):
+            raise media
+        return clip_spec(
             model=clip.model,
             prompt=clip.prompt,
             duration=clip.duration,
             aspect_ratio=clip.aspect_ratio,
             resolution=clip.resolution,
             audio=clip.audio,
+            image=media,
         )
-        if clip.image is None:
-            return options
-        media = self._media_for(clip.image)
-        if isinstance(media, errors.ValidationError):
-            raise media
-        return ImageToVideo(**options.model_dump(exclude={"kind"}), image=media)
 
     def _media_for(self, source: str) -> MediaInput | errors.ValidationError:
         if source not in self._media:

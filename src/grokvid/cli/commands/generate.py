@@ -198,20 +198,17 @@ def generate(
 
 
 def _spec(cfg: Settings, text: str, image: str | None) -> Spec:
-    from grokvid.api.specs import ImageToVideo, MediaInput, TextToVideo
+    from grokvid.api.specs import MediaInput, clip_spec
 
-    options = TextToVideo(
+    return clip_spec(
         model=cfg.model,
         prompt=text,
         duration=cfg.duration,
         aspect_ratio=cfg.aspect_ratio,
         resolution=cfg.resolution,
         audio=cfg.generate_audio,
+        image=None if image is None else MediaInput.from_source(image),
     )
-    if image is None:
-        return options
-    fields = options.model_dump(exclude={"kind"})
-    return ImageToVideo(**fields, image=MediaInput.from_source(image))
 
 
 def _check_cap_value(max_cost: float | None) -> None:
